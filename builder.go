@@ -1,0 +1,313 @@
+package informer
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Defaults for a [Builder] whose corresponding With... method was not called.
+const (
+	DefaultSyncTimeout = 2 * time.Minute
+	DefaultStopTimeout = 30 * time.Second
+	DefaultQPS         = 50
+	DefaultBurst       = 100
+)
+
+// Builder collects what to watch and how, then builds an [Informer].
+//
+// The zero value is not usable; call [NewBuilder]. With... methods return the
+// builder so calls chain. A With... method given bad input does not panic: it
+// records the error, and [Builder.Build] reports every recorded error at once.
+// A Builder is safe for concurrent use, but is meant to be configured from one
+// goroutine and built once.
+type Builder struct {
+	mu   sync.Mutex
+	errs []error
+
+	config         *rest.Config
+	kubeconfigPath string
+	kubeContext    string
+	qps            float32
+	burst          int
+
+	kube         kubernetes.Interface
+	dyn          dynamic.Interface
+	meta         metadata.Interface
+	clientsGiven bool
+
+	settings settings
+
+	regs  []registration
+	built *Informer
+}
+
+// settings are the options shared by every informer an [Informer] creates.
+type settings struct {
+	namespace         string
+	labelSelector     string
+	fieldSelector     string
+	resync            time.Duration
+	syncTimeout       time.Duration
+	stopTimeout       time.Duration
+	transform         cache.TransformFunc
+	keepManagedFields bool
+	crashOnPanic      bool
+}
+
+// NewBuilder returns a Builder with the documented defaults: all namespaces,
+// no selectors, no resync, a sync timeout of [DefaultSyncTimeout], a stop
+// timeout of [DefaultStopTimeout], managedFields and the last-applied
+// annotation stripped from cached objects, panics in handlers recovered, and
+// the cluster configuration resolved like kubectl does (see
+// [Builder.WithKubeconfig]).
+func NewBuilder() *Builder {
+	return &Builder{settings: settings{
+		syncTimeout: DefaultSyncTimeout,
+		stopTimeout: DefaultStopTimeout,
+	}}
+}
+
+// update runs fn under the builder's lock unless the builder was built.
+func (b *Builder) update(fn func() error) *Builder {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.built != nil {
+		b.errs = append(b.errs, ErrAlreadyBuilt)
+		return b
+	}
+	if err := fn(); err != nil {
+		b.errs = append(b.errs, err)
+	}
+	return b
+}
+
+// WithConfig uses cfg to reach the cluster, ahead of any kubeconfig. The
+// builder copies cfg; later changes to it have no effect. QPS and Burst left
+// at zero get [DefaultQPS] and [DefaultBurst].
+func (b *Builder) WithConfig(cfg *rest.Config) *Builder {
+	return b.update(func() error {
+		if cfg == nil {
+			return errors.New("informer: WithConfig: nil *rest.Config")
+		}
+		b.config = rest.CopyConfig(cfg)
+		return nil
+	})
+}
+
+// WithKubeconfig selects a kubeconfig file and a context in it. An empty path
+// means the default resolution, in this order: $KUBECONFIG, the in-cluster
+// service account, ~/.kube/config. An empty context means the file's current
+// context. [Builder.WithConfig] takes precedence over this.
+func (b *Builder) WithKubeconfig(path, context string) *Builder {
+	return b.update(func() error {
+		b.kubeconfigPath, b.kubeContext = path, context
+		return nil
+	})
+}
+
+// WithRateLimits sets the client-side rate limit of every client the builder
+// creates (default [DefaultQPS] and [DefaultBurst] when the config leaves
+// them at zero). Informers only list and watch, so this matters at start and
+// after reconnects.
+func (b *Builder) WithRateLimits(qps float32, burst int) *Builder {
+	return b.update(func() error {
+		if qps <= 0 || burst <= 0 {
+			return fmt.Errorf("informer: WithRateLimits: qps and burst must be positive, got %v and %d", qps, burst)
+		}
+		b.qps, b.burst = qps, burst
+		return nil
+	})
+}
+
+// WithClients injects the typed and dynamic clients, typically fakes in
+// tests. No config is resolved then; a client left nil is an error from
+// [Builder.Build] only if a registration needs it. See also
+// [Builder.WithMetadataClient].
+func (b *Builder) WithClients(kube kubernetes.Interface, dyn dynamic.Interface) *Builder {
+	return b.update(func() error {
+		b.kube, b.dyn, b.clientsGiven = kube, dyn, true
+		return nil
+	})
+}
+
+// WithMetadataClient injects the metadata client used by [WatchMetadata],
+// typically a fake in tests. Like [Builder.WithClients], it turns off config
+// resolution.
+func (b *Builder) WithMetadataClient(meta metadata.Interface) *Builder {
+	return b.update(func() error {
+		b.meta, b.clientsGiven = meta, true
+		return nil
+	})
+}
+
+// WithNamespace restricts every informer to one namespace. "" (the default)
+// means all namespaces. Cluster-scoped resources ignore it.
+func (b *Builder) WithNamespace(namespace string) *Builder {
+	return b.update(func() error {
+		b.settings.namespace = namespace
+		return nil
+	})
+}
+
+// WithLabelSelector restricts every informer to objects matching selector,
+// in the syntax of kubectl's -l flag ("app=web,tier!=cache"). Objects that
+// stop matching are delivered as deletes.
+func (b *Builder) WithLabelSelector(selector string) *Builder {
+	return b.update(func() error {
+		if _, err := labels.Parse(selector); err != nil {
+			return fmt.Errorf("informer: WithLabelSelector %q: %w", selector, err)
+		}
+		b.settings.labelSelector = selector
+		return nil
+	})
+}
+
+// WithFieldSelector restricts every informer to objects matching selector
+// ("status.phase=Running"). Which fields are supported depends on the
+// resource; the server rejects others, which shows in [SyncError].
+func (b *Builder) WithFieldSelector(selector string) *Builder {
+	return b.update(func() error {
+		if _, err := fields.ParseSelector(selector); err != nil {
+			return fmt.Errorf("informer: WithFieldSelector %q: %w", selector, err)
+		}
+		b.settings.fieldSelector = selector
+		return nil
+	})
+}
+
+// WithResync sets how often every cached object is re-delivered to handlers
+// as an update. 0 (the default) turns resync off. Resync updates change
+// nothing, so handlers only see them with [DeliverNoOpUpdates]. client-go
+// raises periods below one second to one second.
+func (b *Builder) WithResync(period time.Duration) *Builder {
+	return b.update(func() error {
+		if period < 0 {
+			return fmt.Errorf("informer: WithResync: negative period %v", period)
+		}
+		b.settings.resync = period
+		return nil
+	})
+}
+
+// WithSyncTimeout bounds how long [Informer.WaitForSync] waits
+// (default [DefaultSyncTimeout]).
+func (b *Builder) WithSyncTimeout(timeout time.Duration) *Builder {
+	return b.update(func() error {
+		if timeout <= 0 {
+			return fmt.Errorf("informer: WithSyncTimeout: must be positive, got %v", timeout)
+		}
+		b.settings.syncTimeout = timeout
+		return nil
+	})
+}
+
+// WithStopTimeout bounds how long [Informer.Stop] waits for running handlers
+// to return (default [DefaultStopTimeout]).
+func (b *Builder) WithStopTimeout(timeout time.Duration) *Builder {
+	return b.update(func() error {
+		if timeout <= 0 {
+			return fmt.Errorf("informer: WithStopTimeout: must be positive, got %v", timeout)
+		}
+		b.settings.stopTimeout = timeout
+		return nil
+	})
+}
+
+// WithTransform sets a function applied to every object before it is cached
+// and delivered, after the default stripping (see
+// [Builder.WithManagedFields]). It must return an object of the same type,
+// must be idempotent (client-go may call it again on an object it already
+// transformed), and may modify its argument in place.
+func (b *Builder) WithTransform(transform cache.TransformFunc) *Builder {
+	return b.update(func() error {
+		b.settings.transform = transform
+		return nil
+	})
+}
+
+// WithManagedFields keeps metadata.managedFields and the
+// kubectl.kubernetes.io/last-applied-configuration annotation in cached
+// objects. By default both are stripped: they are a large part of each
+// object and informers rarely need them.
+func (b *Builder) WithManagedFields() *Builder {
+	return b.update(func() error {
+		b.settings.keepManagedFields = true
+		return nil
+	})
+}
+
+// WithCrashOnPanic lets a panic in a handler crash the program, as in
+// client-go. By default a panic is recovered, logged with the resource and
+// the object's key, and counted; the informer and other handlers go on.
+func (b *Builder) WithCrashOnPanic() *Builder {
+	return b.update(func() error {
+		b.settings.crashOnPanic = true
+		return nil
+	})
+}
+
+// register records a registration made by [Watch], [WatchResource] or
+// [WatchMetadata]. On a built builder it attaches it to the [Informer].
+func (b *Builder) register(reg registration) {
+	b.mu.Lock()
+	if err := reg.validate(); err != nil {
+		b.errs = append(b.errs, err)
+		b.mu.Unlock()
+		reg.fail(err)
+		return
+	}
+	built := b.built
+	if built == nil {
+		b.regs = append(b.regs, reg)
+	}
+	b.mu.Unlock()
+	if built != nil {
+		if err := built.attach(reg); err != nil {
+			reg.fail(err)
+		}
+	}
+}
+
+// Build checks the configuration, resolves the cluster config, creates the
+// clients and the informers for every registration, and returns the
+// [Informer], not yet started. Every error recorded by a With... method or a
+// registration is reported here, joined. Build does not contact the server.
+// Build may be called once; a second call returns [ErrAlreadyBuilt].
+func (b *Builder) Build() (*Informer, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.built != nil {
+		return nil, ErrAlreadyBuilt
+	}
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
+	}
+	clients, err := b.clients()
+	if err != nil {
+		return nil, err
+	}
+	inf := newInformer(clients, b.settings)
+	var errs []error
+	for _, reg := range b.regs {
+		if err := inf.attach(reg); err != nil {
+			reg.fail(err)
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	b.built = inf
+	b.regs = nil
+	return inf, nil
+}

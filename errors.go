@@ -1,0 +1,171 @@
+package informer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// Sentinel errors for conditions callers may want to branch on with [errors.Is].
+var (
+	// ErrAlreadyStarted is returned by [Informer.Start] when called a second time.
+	ErrAlreadyStarted = errors.New("informer: already started")
+	// ErrNotStarted is returned by [Informer.WaitForSync] before [Informer.Start].
+	ErrNotStarted = errors.New("informer: not started")
+	// ErrStopped is returned by methods called after [Informer.Stop], and is the
+	// cause of the context handed to handlers once Stop was called.
+	ErrStopped = errors.New("informer: stopped")
+	// ErrAlreadyBuilt is recorded when a [Builder] is configured after
+	// [Builder.Build] returned.
+	ErrAlreadyBuilt = errors.New("informer: builder already built")
+	// ErrSyncTimeout is the cause of a [SyncError] when the sync timeout of
+	// [Builder.WithSyncTimeout] ran out.
+	ErrSyncTimeout = errors.New("informer: sync timeout")
+	// ErrNoConfig means no cluster configuration could be found: no explicit
+	// config, no kubeconfig file and not running inside a cluster.
+	ErrNoConfig = errors.New("informer: no cluster configuration found")
+
+	// ErrForbidden classifies a list/watch error: the identity lacks RBAC rights.
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthorized classifies a list/watch error: the credentials were rejected.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrResourceNotFound classifies a list/watch error: the server does not
+	// serve the resource (for a custom resource: the CRD is not installed).
+	ErrResourceNotFound = errors.New("resource not found")
+	// ErrUnreachable classifies a list/watch error: the server could not be reached.
+	ErrUnreachable = errors.New("server unreachable")
+)
+
+// SyncError is returned by [Informer.WaitForSync] when some caches did not
+// sync. It names every unsynced informer and the last list/watch error each
+// one saw, so a caller can tell a missing permission from a missing CRD from a
+// slow server. errors.Is and errors.As see through it to the cause (for
+// example [ErrSyncTimeout] or [context.Canceled]), the classification
+// sentinels ([ErrForbidden], ...) and the API errors themselves, so
+// apierrors.IsForbidden(err) works on a SyncError.
+type SyncError struct {
+	// Unsynced lists the informers that had not synced, in registration order.
+	Unsynced []UnsyncedInformer
+	// Cause is why waiting stopped: [ErrSyncTimeout], [ErrStopped] or the
+	// cause of the caller's context.
+	Cause error
+}
+
+// UnsyncedInformer describes one informer that did not sync.
+type UnsyncedInformer struct {
+	// Resource names the informer, for example "pods" or
+	// "widgets.v1.example.com (metadata)".
+	Resource string
+	// LastError is the last list/watch error the informer saw, classified
+	// (it wraps one of [ErrForbidden], [ErrUnauthorized], [ErrResourceNotFound],
+	// [ErrUnreachable] where one applies). Nil when no error was seen: the
+	// initial list was still in progress.
+	LastError error
+	// LastErrorTime is when LastError was seen.
+	LastErrorTime time.Time
+	// CacheSynced reports whether the cache itself had synced; when true, a
+	// handler was still processing the initial list.
+	CacheSynced bool
+}
+
+func (e *SyncError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "informer: %d informer(s) not synced (%v)", len(e.Unsynced), e.Cause)
+	for _, u := range e.Unsynced {
+		b.WriteString("; ")
+		b.WriteString(u.Resource)
+		b.WriteString(": ")
+		switch {
+		case u.LastError != nil:
+			b.WriteString(u.LastError.Error())
+		case u.CacheSynced:
+			b.WriteString("cache synced, a handler is still processing the initial list")
+		default:
+			b.WriteString("no list/watch error seen, the initial list is still in progress")
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause and every last list/watch error.
+func (e *SyncError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Unsynced)+1)
+	if e.Cause != nil {
+		errs = append(errs, e.Cause)
+	}
+	for _, u := range e.Unsynced {
+		if u.LastError != nil {
+			errs = append(errs, u.LastError)
+		}
+	}
+	return errs
+}
+
+// StopError is returned by [Informer.Stop] when handlers were still running
+// after the stop timeout of [Builder.WithStopTimeout]. Their goroutines are
+// left to finish on their own.
+type StopError struct {
+	// Handlers names each handler that had not returned, for example
+	// "pods handler #1".
+	Handlers []string
+	// Timeout is the grace period that ran out.
+	Timeout time.Duration
+}
+
+func (e *StopError) Error() string {
+	return fmt.Sprintf("informer: stop timed out after %v: handlers still running: %s",
+		e.Timeout, strings.Join(e.Handlers, ", "))
+}
+
+// listWatchError is a list/watch error with its classification and a hint.
+type listWatchError struct {
+	reason error // one of the Err... sentinels, or nil
+	hint   string
+	err    error
+}
+
+func (e *listWatchError) Error() string {
+	msg := e.err.Error()
+	if e.reason != nil && !strings.HasPrefix(strings.ToLower(msg), e.reason.Error()) {
+		msg = e.reason.Error() + ": " + msg
+	}
+	if e.hint != "" {
+		msg += " (" + e.hint + ")"
+	}
+	return msg
+}
+
+func (e *listWatchError) Unwrap() []error {
+	if e.reason == nil {
+		return []error{e.err}
+	}
+	return []error{e.reason, e.err}
+}
+
+// classifyListWatchError wraps err, seen while listing or watching resource,
+// with a sentinel naming the condition and a hint for the fix.
+func classifyListWatchError(resource string, err error) error {
+	lw := &listWatchError{err: err}
+	var urlErr *url.Error
+	var opErr *net.OpError
+	switch {
+	case apierrors.IsForbidden(err):
+		lw.reason = ErrForbidden
+		lw.hint = "the identity needs list and watch on " + resource
+	case apierrors.IsUnauthorized(err):
+		lw.reason = ErrUnauthorized
+		lw.hint = "check the credentials in the kubeconfig or service account token"
+	case apierrors.IsNotFound(err):
+		lw.reason = ErrResourceNotFound
+		lw.hint = "the server does not serve " + resource + "; for a custom resource, is its CRD installed?"
+	case errors.As(err, &opErr), errors.As(err, &urlErr):
+		lw.reason = ErrUnreachable
+		lw.hint = "check the server address and that the API server is running"
+	}
+	return lw
+}

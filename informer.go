@@ -1,0 +1,246 @@
+package informer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/tools/cache"
+)
+
+// Informer runs the shared informers of a [Builder] and calls the registered
+// handlers. Build one with [Builder.Build].
+//
+// Lifecycle: [Informer.Start] starts the informers without blocking,
+// [Informer.WaitForSync] waits until every cache has synced and every
+// handler has seen the initial list, [Informer.Stop] stops everything and
+// waits for it. [Informer.Run] does all three. An Informer runs once: it
+// cannot be started again after Stop.
+//
+// All methods are safe for concurrent use.
+type Informer struct {
+	settings settings
+
+	mu        sync.Mutex
+	factories factories
+	resources map[resourceKey]*resource
+	order     []*resource
+	started   bool
+	stopped   bool
+	runCtx    context.Context
+	cancel    context.CancelCauseFunc
+	contexts  *eventContexts
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+func newInformer(clients clientSet, s settings) *Informer {
+	return &Informer{
+		settings:  s,
+		factories: factories{clients: clients, settings: s},
+		resources: map[resourceKey]*resource{},
+	}
+}
+
+// attach creates the informer of reg's resource if needed and adds reg's
+// handler to it. After Start, a new informer is started at once.
+func (i *Informer) attach(reg registration) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.stopped {
+		return fmt.Errorf("informer: watch %s: %w", reg.resourceKey(), ErrStopped)
+	}
+	res, err := i.resourceFor(reg.resourceKey())
+	if err != nil {
+		return err
+	}
+	if err := reg.attach(i, res, i.contexts); err != nil {
+		return err
+	}
+	if i.started {
+		i.factories.start(i.runCtx.Done())
+	}
+	return nil
+}
+
+// resourceFor returns the shared informer for key, creating it on first use.
+// The caller holds i.mu.
+func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
+	if res, ok := i.resources[key]; ok {
+		return res, nil
+	}
+	inf, err := i.factories.informerFor(key)
+	if err != nil {
+		return nil, err
+	}
+	res := &resource{key: key, name: key.String(), gvr: key.gvr, informer: inf}
+	if err := inf.SetTransform(newTransform(i.settings)); err != nil {
+		return nil, fmt.Errorf("informer: %s: setting transform: %w", res.name, err)
+	}
+	err = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+		res.setLastError(classifyListWatchError(res.key.gvr.Resource, err))
+		cache.DefaultWatchErrorHandler(ctx, r, err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("informer: %s: setting watch error handler: %w", res.name, err)
+	}
+	i.resources[key] = res
+	i.order = append(i.order, res)
+	return res, nil
+}
+
+// Start starts every informer and returns at once; it does not wait for the
+// caches to sync (see [Informer.WaitForSync]). The informers run until
+// [Informer.Stop] is called or ctx ends; only Stop waits for them to finish.
+// Start returns [ErrAlreadyStarted] when called twice and [ErrStopped]
+// after Stop.
+func (i *Informer) Start(ctx context.Context) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	switch {
+	case i.stopped:
+		return ErrStopped
+	case i.started:
+		return ErrAlreadyStarted
+	}
+	i.runCtx, i.cancel = context.WithCancelCause(ctx)
+	i.contexts = newEventContexts(i.runCtx)
+	for _, res := range i.order {
+		for _, reg := range res.registrations() {
+			reg.setContexts(i.contexts)
+		}
+	}
+	i.started = true
+	i.factories.start(i.runCtx.Done())
+	return nil
+}
+
+// WaitForSync blocks until every cache has synced and every handler has been
+// called for every object of the initial list, or until the sync timeout of
+// [Builder.WithSyncTimeout] runs out, ctx ends or the Informer is stopped.
+// On failure it returns a [*SyncError] naming each unsynced informer and the
+// last list/watch error it saw. It returns [ErrNotStarted] before Start.
+// It waits on channels, not by polling.
+func (i *Informer) WaitForSync(ctx context.Context) error {
+	i.mu.Lock()
+	if !i.started {
+		i.mu.Unlock()
+		if i.stopped {
+			return ErrStopped
+		}
+		return ErrNotStarted
+	}
+	runCtx := i.runCtx
+	resources := append([]*resource(nil), i.order...)
+	i.mu.Unlock()
+
+	ctx, cancel := context.WithTimeoutCause(ctx, i.settings.syncTimeout,
+		fmt.Errorf("%w: caches not synced after %v", ErrSyncTimeout, i.settings.syncTimeout))
+	defer cancel()
+	stopWaiting := context.AfterFunc(runCtx, cancel)
+	defer stopWaiting()
+
+	var checkers []cache.DoneChecker
+	for _, res := range resources {
+		checkers = append(checkers, res.informer.HasSyncedChecker())
+		for _, reg := range res.registrations() {
+			checkers = append(checkers, reg.syncedChecker())
+		}
+	}
+	if cache.WaitFor(ctx, "", checkers...) {
+		return nil
+	}
+
+	syncErr := &SyncError{Cause: context.Cause(ctx)}
+	if runCtx.Err() != nil {
+		syncErr.Cause = context.Cause(runCtx)
+	}
+	for _, res := range resources {
+		cacheSynced := res.informer.HasSynced()
+		handlersSynced := true
+		for _, reg := range res.registrations() {
+			handlersSynced = handlersSynced && cache.IsDone(reg.syncedChecker())
+		}
+		if cacheSynced && handlersSynced {
+			continue
+		}
+		lastErr, when := res.lastError()
+		if cacheSynced {
+			lastErr, when = nil, time.Time{}
+		}
+		syncErr.Unsynced = append(syncErr.Unsynced, UnsyncedInformer{
+			Resource: res.name, LastError: lastErr, LastErrorTime: when, CacheSynced: cacheSynced,
+		})
+	}
+	if len(syncErr.Unsynced) == 0 {
+		// Everything synced just as the wait ended.
+		return nil
+	}
+	return syncErr
+}
+
+// Run starts the informers, waits for the caches to sync, calls ready (if
+// not nil), blocks until ctx ends, then stops. It returns the sync error,
+// if any (after stopping), else the error of Stop. Cancelling ctx is the
+// normal way to end Run and is not an error.
+func (i *Informer) Run(ctx context.Context) error {
+	if err := i.Start(ctx); err != nil {
+		return err
+	}
+	if err := i.WaitForSync(ctx); err != nil {
+		stopErr := i.Stop()
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return stopErr
+		}
+		return errors.Join(err, stopErr)
+	}
+	<-ctx.Done()
+	return i.Stop()
+}
+
+// Stop stops every informer, cancels the context handed to handlers (its
+// cause is [ErrStopped]) and waits until every goroutine the library started
+// has ended and every running handler has returned, at most for the stop
+// timeout of [Builder.WithStopTimeout]; past it, Stop returns a [*StopError]
+// naming the handlers still running. Stop is idempotent: later calls return
+// the first call's result. Stop before Start is valid and makes Start fail.
+func (i *Informer) Stop() error {
+	i.stopOnce.Do(func() {
+		i.mu.Lock()
+		i.stopped = true
+		started := i.started
+		if started {
+			i.cancel(ErrStopped)
+		}
+		resources := append([]*resource(nil), i.order...)
+		i.mu.Unlock()
+		if !started {
+			return
+		}
+
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			i.factories.shutdown()
+		}()
+		timer := time.NewTimer(i.settings.stopTimeout)
+		defer timer.Stop()
+		select {
+		case <-done:
+		case <-timer.C:
+			stopErr := &StopError{Timeout: i.settings.stopTimeout}
+			for _, res := range resources {
+				for _, reg := range res.registrations() {
+					if reg.running() {
+						stopErr.Handlers = append(stopErr.Handlers, reg.displayName())
+					}
+				}
+			}
+			i.stopErr = stopErr
+		}
+	})
+	return i.stopErr
+}

@@ -1,0 +1,47 @@
+package informer
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/tools/cache"
+)
+
+// lastAppliedAnnotation is written by kubectl apply: a full copy of the
+// applied object, useless to an informer.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// newTransform returns the transform applied to every object before it is
+// cached: the default stripping, then the user's transform.
+func newTransform(s settings) cache.TransformFunc {
+	user := s.transform
+	if s.keepManagedFields {
+		return user
+	}
+	return func(obj any) (any, error) {
+		obj = stripBulkyMetadata(obj)
+		if user != nil {
+			return user(obj)
+		}
+		return obj, nil
+	}
+}
+
+// stripBulkyMetadata removes managedFields and the last-applied annotation in
+// place. It is idempotent and leaves objects without metadata alone.
+func stripBulkyMetadata(obj any) any {
+	accessor, err := meta.Accessor(obj)
+	if err != nil {
+		return obj
+	}
+	if accessor.GetManagedFields() != nil {
+		accessor.SetManagedFields(nil)
+	}
+	if annotations := accessor.GetAnnotations(); annotations != nil {
+		if _, ok := annotations[lastAppliedAnnotation]; ok {
+			delete(annotations, lastAppliedAnnotation)
+			if len(annotations) == 0 {
+				accessor.SetAnnotations(nil)
+			}
+		}
+	}
+	return obj
+}
