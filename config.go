@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/homedir"
 )
 
 // protobufContentType is used by the typed clientset: built-in types decode
@@ -92,6 +94,11 @@ func (b *Builder) restConfig() (*rest.Config, error) {
 func LoadConfig(path, context string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = path
+	if os.Getenv(clientcmd.RecommendedConfigPathEnvVar) == "" {
+		// clientcmd computes the home file once, when the program starts;
+		// look it up now so that a changed $HOME is honoured.
+		rules.Precedence = []string{filepath.Join(homedir.HomeDir(), clientcmd.RecommendedHomeDir, clientcmd.RecommendedFileName)}
+	}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: context}
 
 	// In-cluster comes before ~/.kube/config, but only when no kubeconfig was

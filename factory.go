@@ -99,10 +99,10 @@ type resource struct {
 	gvr      schema.GroupVersionResource
 	informer cache.SharedIndexInformer
 
-	mu            sync.Mutex
-	handlers      []registration
-	lastErr       error
-	lastErrTime   time.Time
+	mu          sync.Mutex
+	handlers    []registration
+	lastErr     error
+	lastErrTime time.Time
 }
 
 func (r *resource) addHandler(reg registration) {

@@ -138,7 +138,7 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 	i.mu.Unlock()
 
 	ctx, cancel := context.WithTimeoutCause(ctx, i.settings.syncTimeout,
-		fmt.Errorf("%w: caches not synced after %v", ErrSyncTimeout, i.settings.syncTimeout))
+		fmt.Errorf("%w: caches not synced after %v: %w", ErrSyncTimeout, i.settings.syncTimeout, context.DeadlineExceeded))
 	defer cancel()
 	stopWaiting := context.AfterFunc(runCtx, cancel)
 	defer stopWaiting()
