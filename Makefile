@@ -1,0 +1,39 @@
+# informer: the two commands of the README are `make demo` and `make test`.
+#
+#   make demo [DURATION=30s]   a real local cluster, a pod generator and the podwatch example
+#   make test                  go vet and go test -race on every module, e2e against a real cluster
+#   make tools                 build kube-apiserver, etcd, kube-controller-manager, kubectl into bin/
+#   make bench [QUICK=1]       benchmarks side by side with raw client-go (see BENCHMARKS.md)
+
+SHELL := bash
+GO ?= go
+ROOT := $(abspath .)
+export INFORMER_BIN_DIR ?= $(ROOT)/bin
+# Go modules with code to vet and test (tools/ only pins binaries).
+MODULES := . $(patsubst %/go.mod,%,$(filter-out tools/go.mod,$(wildcard */go.mod)))
+DURATION ?= 0
+
+.PHONY: all tools test vet unit demo bench clean
+
+all: test
+
+tools:
+	@bash scripts/tools.sh
+
+vet:
+	@for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+# Unit tests, examples and the e2e suite, all with the race detector. The e2e
+# tests start their own kube-apiserver and etcd from bin/.
+test: tools vet
+	@for m in $(MODULES); do echo "go test -race ($$m)"; (cd $$m && $(GO) test -race -count=1 -timeout 30m ./...) || exit 1; done
+
+# Unit tests only: no binaries needed, e2e tests skip.
+unit:
+	$(GO) test -race -count=1 ./...
+
+demo: tools
+	@$(GO) run ./examples/demo -duration $(DURATION)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,53 @@
+// Package informer watches Kubernetes objects with shared informers, correct
+// by default.
+//
+// A program that must react to changes in pods, deployments or custom
+// resources should not poll the API server. An informer lists once, then
+// watches, keeps a local cache, and calls handlers only when something
+// changed. client-go has all the parts; this package wires them once:
+//
+//	config -> clients -> factories -> informers -> handlers -> start -> synced -> events -> stop
+//
+// # The model
+//
+// A [Builder] resolves the cluster config like kubectl does (see
+// [LoadConfig]), or takes injected clients for tests. [Watch] registers typed
+// callbacks ([Funcs]) for a built-in type such as *corev1.Pod,
+// [WatchResource] for any resource through the dynamic client, and
+// [WatchMetadata] for metadata only. Registrations of one resource share one
+// informer and one cache: one LIST and one WATCH. [Builder.Build] reports
+// every configuration error at once and returns an [Informer].
+//
+// # Lifecycle
+//
+// [Informer.Start] starts the informers and does not block.
+// [Informer.WaitForSync] waits, without polling, until every cache has synced
+// and every handler has seen the initial list, bounded by
+// [Builder.WithSyncTimeout]; when it fails, its [*SyncError] says per
+// informer why (forbidden, resource not found, unreachable, still listing).
+// [Informer.Stop] cancels the context handed to handlers and waits for every
+// goroutine, bounded by [Builder.WithStopTimeout]. [Informer.Run] does all
+// of this and blocks until its context ends.
+//
+// # What handlers see
+//
+// Deletes arrive with client-go's DeletedFinalStateUnknown tombstones already
+// unwrapped: OnDelete always gets a T, and [IsFinalStateUnknown] tells when
+// its state may be stale. Updates where nothing changed (periodic resync,
+// same resourceVersion) are skipped unless [DeliverNoOpUpdates] is given.
+// [IsInitialList] tells adds of the initial list from later creations. By
+// default managedFields and the last-applied annotation are stripped before
+// objects are cached (see [Builder.WithManagedFields]).
+//
+// # Concurrency contract
+//
+// For one registration, callbacks run one at a time, in the order the
+// informer saw the events; for one object, events are in order. Different
+// registrations run concurrently and a slow one never delays another (each
+// has its own unbounded queue). Objects passed to callbacks and returned by
+// a [Lister] are shared with the cache: never modify them; DeepCopy first. A
+// panic in a callback is recovered, logged and counted in
+// [Registration.Stats], unless [Builder.WithCrashOnPanic] is set. Methods of
+// [Builder], [Informer], [Registration] and [Lister] are safe for concurrent
+// use.
+package informer
