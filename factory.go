@@ -123,6 +123,29 @@ func (r *resource) registrations() []registration {
 	return append([]registration(nil), r.handlers...)
 }
 
+// required reports whether the resource must sync: true unless every
+// registration on it is [Optional].
+func (r *resource) required() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, reg := range r.handlers {
+		if !reg.optional() {
+			return true
+		}
+	}
+	return len(r.handlers) == 0
+}
+
+// synced reports whether the cache has synced and whether every handler has
+// seen the initial list.
+func (r *resource) synced() (cacheSynced, handlersSynced bool) {
+	handlersSynced = true
+	for _, reg := range r.registrations() {
+		handlersSynced = handlersSynced && cache.IsDone(reg.syncedChecker())
+	}
+	return r.informer.HasSynced(), handlersSynced
+}
+
 func (r *resource) setLastError(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -95,6 +95,7 @@ type WatchOption func(*watchOptions)
 
 type watchOptions struct {
 	deliverNoOps bool
+	optional     bool
 	name         string
 	indexers     cache.Indexers
 	err          error
@@ -104,6 +105,15 @@ type watchOptions struct {
 // (see [Builder.WithResync]) and relists that returned an object unchanged.
 func DeliverNoOpUpdates() WatchOption {
 	return func(o *watchOptions) { o.deliverNoOps = true }
+}
+
+// Optional marks the registration's informer as optional: when it cannot
+// sync (no permission, CRD not installed), [Informer.WaitForSync] and
+// [Informer.Ready] do not fail because of it, and [Informer.Status] shows
+// why. It keeps retrying, and its handlers are called once it syncs. An
+// informer shared with a registration that is not optional stays required.
+func Optional() WatchOption {
+	return func(o *watchOptions) { o.optional = true }
 }
 
 // WithName names the registration in logs, errors and status. The default is
@@ -167,6 +177,8 @@ type registration interface {
 	syncedChecker() cache.DoneChecker
 	displayName() string
 	running() bool
+	optional() bool
+	stats() Stats
 }
 
 func (r *Registration[T]) resourceKey() resourceKey { return r.key }
@@ -281,6 +293,10 @@ func (r *Registration[T]) displayName() string {
 	defer r.mu.Unlock()
 	return r.name
 }
+
+func (r *Registration[T]) optional() bool { return r.opts.optional }
+
+func (r *Registration[T]) stats() Stats { return r.Stats() }
 
 func (r *Registration[T]) running() bool {
 	return r.started.Load() != r.finished.Load()

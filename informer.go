@@ -143,8 +143,14 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 	stopWaiting := context.AfterFunc(runCtx, cancel)
 	defer stopWaiting()
 
-	var checkers []cache.DoneChecker
+	required := make([]*resource, 0, len(resources))
 	for _, res := range resources {
+		if res.required() {
+			required = append(required, res)
+		}
+	}
+	var checkers []cache.DoneChecker
+	for _, res := range required {
 		checkers = append(checkers, res.informer.HasSyncedChecker())
 		for _, reg := range res.registrations() {
 			checkers = append(checkers, reg.syncedChecker())
@@ -153,17 +159,19 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 	if cache.WaitFor(ctx, "", checkers...) {
 		return nil
 	}
-
-	syncErr := &SyncError{Cause: context.Cause(ctx)}
+	cause := context.Cause(ctx)
 	if runCtx.Err() != nil {
-		syncErr.Cause = context.Cause(runCtx)
+		cause = context.Cause(runCtx)
 	}
+	return newSyncError(required, cause)
+}
+
+// newSyncError describes the resources that have not synced, or returns
+// nil when all have.
+func newSyncError(resources []*resource, cause error) error {
+	syncErr := &SyncError{Cause: cause}
 	for _, res := range resources {
-		cacheSynced := res.informer.HasSynced()
-		handlersSynced := true
-		for _, reg := range res.registrations() {
-			handlersSynced = handlersSynced && cache.IsDone(reg.syncedChecker())
-		}
+		cacheSynced, handlersSynced := res.synced()
 		if cacheSynced && handlersSynced {
 			continue
 		}
@@ -176,7 +184,6 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 		})
 	}
 	if len(syncErr.Unsynced) == 0 {
-		// Everything synced just as the wait ended.
 		return nil
 	}
 	return syncErr

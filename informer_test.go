@@ -122,7 +122,9 @@ func TestForbiddenListGivesSyncErrorNamingResource(t *testing.T) {
 	if err := inf.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	// The second LIST starts after the first one's error was recorded.
 	waitFor(t, listed, "first LIST")
+	waitFor(t, listed, "second LIST")
 
 	err = inf.WaitForSync(t.Context())
 	var syncErr *SyncError

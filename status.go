@@ -1,0 +1,151 @@
+package informer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Status is a snapshot of an [Informer], for logs, debugging pages and
+// probes. Get one with [Informer.Status].
+type Status struct {
+	// Started and Stopped tell where the Informer is in its lifecycle.
+	Started, Stopped bool
+	// Informers lists the shared informers in the order they were created.
+	Informers []InformerStatus
+}
+
+// InformerStatus is the state of one shared informer and its handlers.
+type InformerStatus struct {
+	// Resource names the informer, as in [SyncError].
+	Resource string
+	// Required is false when every registration on it is [Optional].
+	Required bool
+	// Synced reports whether the cache has synced and every handler has
+	// seen the initial list.
+	Synced bool
+	// ResourceVersion is the last resourceVersion the informer saw.
+	ResourceVersion string
+	// LastError is the last list/watch error, classified as in
+	// [UnsyncedInformer], and LastErrorTime when it was seen. The error stays
+	// after the informer recovered; compare its time with Synced.
+	LastError     error
+	LastErrorTime time.Time
+	// CachedObjects is the number of objects in the cache.
+	CachedObjects int
+	// Handlers lists the registrations on this informer.
+	Handlers []HandlerStatus
+}
+
+// HandlerStatus is the state of one registration.
+type HandlerStatus struct {
+	// Name is the registration's name (see [WithName]).
+	Name string
+	// Synced reports whether the handler has seen the initial list.
+	Synced bool
+	Stats
+}
+
+// Status returns a snapshot of every informer and handler. It reads local
+// state only and is cheap enough for a status page; it lists the cache keys
+// to count objects.
+func (i *Informer) Status() Status {
+	i.mu.Lock()
+	st := Status{Started: i.started, Stopped: i.stopped}
+	resources := append([]*resource(nil), i.order...)
+	i.mu.Unlock()
+
+	for _, res := range resources {
+		lastErr, when := res.lastError()
+		cacheSynced, handlersSynced := res.synced()
+		is := InformerStatus{
+			Resource:        res.name,
+			Required:        res.required(),
+			Synced:          cacheSynced && handlersSynced,
+			ResourceVersion: res.informer.LastSyncResourceVersion(),
+			LastError:       lastErr,
+			LastErrorTime:   when,
+			CachedObjects:   len(res.informer.GetStore().ListKeys()),
+		}
+		for _, reg := range res.registrations() {
+			is.Handlers = append(is.Handlers, HandlerStatus{
+				Name:   reg.displayName(),
+				Synced: isDone(reg),
+				Stats:  reg.stats(),
+			})
+		}
+		st.Informers = append(st.Informers, is)
+	}
+	return st
+}
+
+func isDone(reg registration) bool {
+	select {
+	case <-reg.syncedChecker().Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// Ready returns nil when the Informer runs and every required informer has
+// synced and delivered its initial list; otherwise an error saying why (a
+// [*SyncError] with the per-informer reasons while syncing). Use it for a
+// readiness probe; see [Informer.ReadyzHandler].
+func (i *Informer) Ready() error {
+	if err := i.Healthy(); err != nil {
+		return err
+	}
+	i.mu.Lock()
+	resources := append([]*resource(nil), i.order...)
+	i.mu.Unlock()
+	var required []*resource
+	for _, res := range resources {
+		if res.required() {
+			required = append(required, res)
+		}
+	}
+	return newSyncError(required, errNotSyncedYet)
+}
+
+var errNotSyncedYet = errors.New("informer: not synced yet")
+
+// Healthy returns nil while the Informer runs: started, not stopped and its
+// context not ended. It does not fail while the API server is unreachable,
+// since restarting the program would not help; use [Informer.Ready] or
+// [Informer.Status] for that. See [Informer.HealthzHandler].
+func (i *Informer) Healthy() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	switch {
+	case i.stopped:
+		return ErrStopped
+	case !i.started:
+		return ErrNotStarted
+	case i.runCtx.Err() != nil:
+		return fmt.Errorf("informer: context ended: %w", context.Cause(i.runCtx))
+	}
+	return nil
+}
+
+// HealthzHandler returns an HTTP handler for a liveness probe: 200 "ok"
+// while [Informer.Healthy] returns nil, else 503 with the error.
+func (i *Informer) HealthzHandler() http.Handler { return probeHandler(i.Healthy) }
+
+// ReadyzHandler returns an HTTP handler for a readiness probe: 200 "ok"
+// while [Informer.Ready] returns nil, else 503 with the reasons.
+func (i *Informer) ReadyzHandler() http.Handler { return probeHandler(i.Ready) }
+
+func probeHandler(check func() error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := check(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, err)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+}
