@@ -62,6 +62,7 @@ type settings struct {
 	transform         cache.TransformFunc
 	keepManagedFields bool
 	crashOnPanic      bool
+	failFast          bool
 }
 
 // NewBuilder returns a Builder with the documented defaults: all namespaces,
@@ -207,6 +208,20 @@ func (b *Builder) WithSyncTimeout(timeout time.Duration) *Builder {
 			return fmt.Errorf("informer: WithSyncTimeout: must be positive, got %v", timeout)
 		}
 		b.settings.syncTimeout = timeout
+		return nil
+	})
+}
+
+// WithFailFast makes [Informer.WaitForSync] return as soon as every
+// informer that has not synced has failed with an error that retrying is
+// unlikely to fix soon: forbidden, unauthorized, or resource not found (a
+// CRD that is not installed). The [SyncError]'s cause is then
+// [ErrFailFast]. By default WaitForSync waits for the sync timeout, so that
+// permissions or CRDs created while the program starts are picked up. The
+// informers go on retrying either way.
+func (b *Builder) WithFailFast() *Builder {
+	return b.update(func() error {
+		b.settings.failFast = true
 		return nil
 	})
 }

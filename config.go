@@ -3,14 +3,18 @@ package informer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/connrotation"
 	"k8s.io/client-go/util/homedir"
 )
 
@@ -24,6 +28,9 @@ type clientSet struct {
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
 	meta metadata.Interface
+	// closeConnections closes every connection of the HTTP client the
+	// builder created; nil for injected clients.
+	closeConnections func()
 }
 
 // clients returns the injected clients, or creates all three from the
@@ -36,6 +43,15 @@ func (b *Builder) clients() (clientSet, error) {
 	if err != nil {
 		return clientSet{}, err
 	}
+	// A dialer of its own gives the Informer a transport of its own (client-go
+	// shares transports between equal configs) whose connections Stop can
+	// close, so that no connection goroutine outlives Stop.
+	dial := cfg.Dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	dialer := connrotation.NewDialer(dial)
+	cfg.Dial = dialer.DialContext
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return clientSet{}, fmt.Errorf("informer: creating the HTTP client for %s: %w", cfg.Host, err)
@@ -57,7 +73,7 @@ func (b *Builder) clients() (clientSet, error) {
 	if err != nil {
 		return clientSet{}, fmt.Errorf("informer: creating the metadata client: %w", err)
 	}
-	return clientSet{kube: kube, dyn: dyn, meta: meta}, nil
+	return clientSet{kube: kube, dyn: dyn, meta: meta, closeConnections: dialer.CloseAll}, nil
 }
 
 // restConfig resolves the cluster config: WithConfig, then WithKubeconfig's
@@ -121,7 +137,7 @@ func LoadConfig(path, context string) (*rest.Config, error) {
 		files = []string{path}
 	}
 	if clientcmd.IsEmptyConfig(err) {
-		return nil, fmt.Errorf("%w: looked in %v and in-cluster; pass a kubeconfig (for example --kubeconfig) or set $KUBECONFIG", ErrNoConfig, files)
+		return nil, fmt.Errorf("%w: looked in %s and in-cluster; name a kubeconfig or set $KUBECONFIG", ErrNoConfig, strings.Join(files, ", "))
 	}
-	return nil, fmt.Errorf("informer: loading kubeconfig %v: %w", files, err)
+	return nil, fmt.Errorf("informer: loading kubeconfig %s: %w", strings.Join(files, ", "), err)
 }

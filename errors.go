@@ -26,6 +26,10 @@ var (
 	// ErrSyncTimeout is the cause of a [SyncError] when the sync timeout of
 	// [Builder.WithSyncTimeout] ran out.
 	ErrSyncTimeout = errors.New("informer: sync timeout")
+	// ErrFailFast is the cause of a [SyncError] when [Builder.WithFailFast]
+	// ended the wait early: every unsynced informer had an error that
+	// retrying is unlikely to fix.
+	ErrFailFast = errors.New("informer: sync abandoned early")
 	// ErrNoConfig means no cluster configuration could be found: no explicit
 	// config, no kubeconfig file and not running inside a cluster.
 	ErrNoConfig = errors.New("informer: no cluster configuration found")
@@ -75,7 +79,11 @@ type UnsyncedInformer struct {
 
 func (e *SyncError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "informer: %d informer(s) not synced (%v)", len(e.Unsynced), e.Cause)
+	fmt.Fprintf(&b, "informer: %d informer(s) not synced", len(e.Unsynced))
+	if e.Cause != nil {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Cause.Error(), "informer: "))
+	}
 	for _, u := range e.Unsynced {
 		b.WriteString("; ")
 		b.WriteString(u.Resource)
@@ -106,18 +114,27 @@ func (e *SyncError) Unwrap() []error {
 	return errs
 }
 
-// StopError is returned by [Informer.Stop] when handlers were still running
-// after the stop timeout of [Builder.WithStopTimeout]. Their goroutines are
+// StopError is returned by [Informer.Stop] when goroutines were still
+// running after the stop timeout of [Builder.WithStopTimeout]: handlers that
+// did not return, or client-go's informer goroutines. Those goroutines are
 // left to finish on their own.
 type StopError struct {
 	// Handlers names each handler that had not returned, for example
-	// "pods handler #1".
+	// "pods#1". Empty when only client-go's goroutines were left: a
+	// reflector waits out its retry backoff (up to 30 s) before it notices
+	// the stop, for example after the server became unreachable.
 	Handlers []string
+	// Resources names the informers that were stopping.
+	Resources []string
 	// Timeout is the grace period that ran out.
 	Timeout time.Duration
 }
 
 func (e *StopError) Error() string {
+	if len(e.Handlers) == 0 {
+		return fmt.Sprintf("informer: stop timed out after %v: informers of %s still stopping (a retry backoff, up to 30s, delays them)",
+			e.Timeout, strings.Join(e.Resources, ", "))
+	}
 	return fmt.Sprintf("informer: stop timed out after %v: handlers still running: %s",
 		e.Timeout, strings.Join(e.Handlers, ", "))
 }

@@ -8,9 +8,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 )
 
 func TestClassifyListWatchError(t *testing.T) {
@@ -60,5 +64,25 @@ func TestSyncErrorMessageAndUnwrap(t *testing.T) {
 	}
 	if errors.Is(err, ErrResourceNotFound) {
 		t.Error("errors.Is(err, ErrResourceNotFound): got true, want false")
+	}
+}
+
+func TestUnreachableServerIsNamedInSyncError(t *testing.T) {
+	// Nothing listens on port 1 of loopback: every connection is refused.
+	b := NewBuilder().WithConfig(&rest.Config{Host: "https://127.0.0.1:1"}).WithSyncTimeout(time.Second)
+	Watch(b, Funcs[*corev1.Pod]{})
+	inf, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inf.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	err = inf.WaitForSync(t.Context())
+	if stopErr := inf.Stop(); stopErr != nil {
+		t.Errorf("Stop: %v", stopErr)
+	}
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "pods: server unreachable") {
+		t.Errorf("WaitForSync: got %v, want a SyncError saying pods: server unreachable", err)
 	}
 }

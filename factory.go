@@ -146,10 +146,14 @@ func (r *resource) synced() (cacheSynced, handlersSynced bool) {
 	return r.informer.HasSynced(), handlersSynced
 }
 
-func (r *resource) setLastError(err error) {
+// setLastError records err and reports whether its message differs from
+// the previous error's.
+func (r *resource) setLastError(err error) (changed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	changed = r.lastErr == nil || r.lastErr.Error() != err.Error()
 	r.lastErr, r.lastErrTime = err, time.Now()
+	return changed
 }
 
 func (r *resource) lastError() (error, time.Time) {

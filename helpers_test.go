@@ -73,7 +73,7 @@ func noMoreEvents(t *testing.T, events <-chan event) {
 
 // watchStarted makes the fake clientset signal when a watch on resource is
 // open, so that a test creates objects only once the informer can see them
-// (client-go's fake loses objects created between LIST and WATCH).
+// (client-go's fake loses deletes made between LIST and WATCH).
 func watchStarted(kube *fake.Clientset, resource string) <-chan struct{} {
 	started := make(chan struct{}, 16)
 	kube.PrependWatchReactor(resource, func(action clienttesting.Action) (bool, watch.Interface, error) {

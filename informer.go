@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 )
 
 // Informer runs the shared informers of a [Builder] and calls the registered
@@ -35,6 +37,9 @@ type Informer struct {
 
 	stopOnce sync.Once
 	stopErr  error
+
+	errMu     sync.Mutex
+	errSignal chan struct{} // closed and replaced at each list/watch error
 }
 
 func newInformer(clients clientSet, s settings) *Informer {
@@ -42,6 +47,7 @@ func newInformer(clients clientSet, s settings) *Informer {
 		settings:  s,
 		factories: factories{clients: clients, settings: s},
 		resources: map[resourceKey]*resource{},
+		errSignal: make(chan struct{}),
 	}
 }
 
@@ -80,9 +86,16 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 	if err := inf.SetTransform(newTransform(i.settings)); err != nil {
 		return nil, fmt.Errorf("informer: %s: setting transform: %w", res.name, err)
 	}
-	err = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
-		res.setLastError(classifyListWatchError(res.key.gvr.Resource, err))
-		cache.DefaultWatchErrorHandler(ctx, r, err)
+	err = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
+		classified := classifyListWatchError(res.key.gvr.Resource, err)
+		// Log a new kind of error once; retries of the same one are only
+		// worth a line at high verbosity: Status and SyncError keep them.
+		logger := klog.FromContext(ctx)
+		if !res.setLastError(classified) {
+			logger = logger.V(4)
+		}
+		logger.Info("informer: list/watch failed; retrying", "resource", res.name, "err", classified)
+		i.notifyError()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("informer: %s: setting watch error handler: %w", res.name, err)
@@ -138,9 +151,11 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 	i.mu.Unlock()
 
 	ctx, cancel := context.WithTimeoutCause(ctx, i.settings.syncTimeout,
-		fmt.Errorf("%w: caches not synced after %v: %w", ErrSyncTimeout, i.settings.syncTimeout, context.DeadlineExceeded))
+		fmt.Errorf("%w after %v (%w)", ErrSyncTimeout, i.settings.syncTimeout, context.DeadlineExceeded))
 	defer cancel()
-	stopWaiting := context.AfterFunc(runCtx, cancel)
+	ctx, abandon := context.WithCancelCause(ctx)
+	defer abandon(nil)
+	stopWaiting := context.AfterFunc(runCtx, func() { abandon(context.Cause(runCtx)) })
 	defer stopWaiting()
 
 	required := make([]*resource, 0, len(resources))
@@ -156,14 +171,95 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 			checkers = append(checkers, reg.syncedChecker())
 		}
 	}
-	if cache.WaitFor(ctx, "", checkers...) {
+	var failFast sync.WaitGroup
+	if i.settings.failFast {
+		failFast.Go(func() { i.abandonOnLastingErrors(ctx, required, abandon) })
+	}
+	synced := cache.WaitFor(ctx, "", checkers...)
+	cause := context.Cause(ctx)
+	abandon(nil)
+	failFast.Wait()
+	if synced {
 		return nil
 	}
-	cause := context.Cause(ctx)
-	if runCtx.Err() != nil {
-		cause = context.Cause(runCtx)
-	}
+	i.probeSilentResources(required)
 	return newSyncError(required, cause)
+}
+
+// probeTimeout bounds the request that probeSilentResources makes.
+const probeTimeout = 3 * time.Second
+
+// probeSilentResources finds out why an informer that saw no list/watch
+// error has not synced. client-go's streaming list (watch-list) retries
+// connection errors without reporting them, so an unreachable server would
+// otherwise look like a slow one. One LIST of a single object through the
+// metadata client tells. Only clients the builder created are probed.
+func (i *Informer) probeSilentResources(resources []*resource) {
+	meta := i.factories.clients.meta
+	if meta == nil || i.factories.clients.closeConnections == nil {
+		return
+	}
+	for _, res := range resources {
+		if err, _ := res.lastError(); err != nil || res.informer.HasSynced() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		_, err := meta.Resource(res.gvr).Namespace(i.settings.namespace).List(ctx, metav1.ListOptions{Limit: 1})
+		cancel()
+		if err != nil {
+			res.setLastError(classifyListWatchError(res.gvr.Resource, err))
+		}
+	}
+}
+
+// abandonOnLastingErrors cancels a wait for sync, with [ErrFailFast], once
+// every unsynced resource has an error that retrying is unlikely to fix. It
+// returns when ctx ends.
+func (i *Informer) abandonOnLastingErrors(ctx context.Context, resources []*resource, abandon context.CancelCauseFunc) {
+	for {
+		next := i.errorSignal()
+		if lastingErrors(resources) {
+			abandon(ErrFailFast)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-next:
+		}
+	}
+}
+
+// lastingErrors reports whether at least one resource has not synced and
+// each one that has not has a forbidden, unauthorized or not-found error.
+func lastingErrors(resources []*resource) bool {
+	unsynced := 0
+	for _, res := range resources {
+		if res.informer.HasSynced() {
+			continue
+		}
+		unsynced++
+		err, _ := res.lastError()
+		if !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrResourceNotFound) {
+			return false
+		}
+	}
+	return unsynced > 0
+}
+
+// errorSignal returns a channel closed at the next list/watch error.
+func (i *Informer) errorSignal() <-chan struct{} {
+	i.errMu.Lock()
+	defer i.errMu.Unlock()
+	return i.errSignal
+}
+
+// notifyError wakes everyone waiting on errorSignal.
+func (i *Informer) notifyError() {
+	i.errMu.Lock()
+	defer i.errMu.Unlock()
+	close(i.errSignal)
+	i.errSignal = make(chan struct{})
 }
 
 // newSyncError describes the resources that have not synced, or returns
@@ -189,8 +285,8 @@ func newSyncError(resources []*resource, cause error) error {
 	return syncErr
 }
 
-// Run starts the informers, waits for the caches to sync, calls ready (if
-// not nil), blocks until ctx ends, then stops. It returns the sync error,
+// Run starts the informers, waits for the caches to sync, blocks until ctx
+// ends, then stops. It returns the sync error,
 // if any (after stopping), else the error of Stop. Cancelling ctx is the
 // normal way to end Run and is not an error.
 func (i *Informer) Run(ctx context.Context) error {
@@ -206,6 +302,14 @@ func (i *Informer) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	return i.Stop()
+}
+
+func resourceNames(resources []*resource) []string {
+	names := make([]string, 0, len(resources))
+	for _, res := range resources {
+		names = append(names, res.name)
+	}
+	return names
 }
 
 // Stop stops every informer, cancels the context handed to handlers (its
@@ -232,13 +336,16 @@ func (i *Informer) Stop() error {
 		go func() {
 			defer close(done)
 			i.factories.shutdown()
+			if closeConnections := i.factories.clients.closeConnections; closeConnections != nil {
+				closeConnections()
+			}
 		}()
 		timer := time.NewTimer(i.settings.stopTimeout)
 		defer timer.Stop()
 		select {
 		case <-done:
 		case <-timer.C:
-			stopErr := &StopError{Timeout: i.settings.stopTimeout}
+			stopErr := &StopError{Timeout: i.settings.stopTimeout, Resources: resourceNames(resources)}
 			for _, res := range resources {
 				for _, reg := range res.registrations() {
 					if reg.running() {

@@ -1,6 +1,7 @@
 package informer
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -140,5 +141,33 @@ func TestReadyAfterSync(t *testing.T) {
 	}
 	if err := inf.Healthy(); err != nil {
 		t.Errorf("Healthy while running: got %v, want nil", err)
+	}
+}
+
+func TestFailFastEndsWaitOnLastingErrors(t *testing.T) {
+	kube := fake.NewClientset(pod("default", "a", "1"))
+	forbidList(kube, "secrets")
+	// A sync timeout far beyond the test's patience: only fail-fast can end
+	// the wait in time.
+	b := NewBuilder().WithClients(kube, nil).WithFailFast().WithSyncTimeout(time.Hour)
+	Watch(b, Funcs[*corev1.Pod]{})
+	Watch(b, Funcs[*corev1.Secret]{})
+	inf, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inf.Stop()
+	if err := inf.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), waitBound)
+	defer cancel()
+	err = inf.WaitForSync(ctx)
+	var syncErr *SyncError
+	if !errors.As(err, &syncErr) || !errors.Is(err, ErrFailFast) || !errors.Is(err, ErrForbidden) {
+		t.Fatalf("WaitForSync: got %v, want a *SyncError caused by ErrFailFast with a forbidden error", err)
+	}
+	if len(syncErr.Unsynced) != 1 || syncErr.Unsynced[0].Resource != "secrets" {
+		t.Errorf("unsynced: got %+v, want only secrets", syncErr.Unsynced)
 	}
 }

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"net/http"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 
@@ -13,54 +11,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
 )
-
-// closeIdleAttempts bounds how often TestStopLeavesNoGoroutines closes idle
-// connections before it reports what is left.
-const closeIdleAttempts = 5
-
-// knownIssuesEnv, when set to 1, runs the tests of known library issues,
-// which fail until the issue is fixed.
-const knownIssuesEnv = "E2E_KNOWN_ISSUES"
 
 // TestStopLeavesNoGoroutines runs an informer with a typed, a dynamic and a
 // metadata registration, stops it, and checks that no goroutine it started
-// is left.
+// is left, connection goroutines included: Stop closes the connections of
+// the HTTP client Build created.
 func TestStopLeavesNoGoroutines(t *testing.T) {
-	ignoreCurrent, transports := runAndStopInformer(t)
-
-	// Stop does not close the connections of the HTTP client that Build
-	// created (see TestStopClosesIdleConnections): their goroutines
-	// (x/net/http2 read loops) stay until the server or the idle timeout
-	// (90s) closes them. Close them here, so that any goroutine left is the
-	// informer's own. A connection whose watch streams x/net/http2 has not
-	// finished tearing down (it does that on goroutines of its own, after
-	// Stop closed the response bodies) is not idle yet; hence the bounded
-	// retry.
-	var leaked error
-	for range closeIdleAttempts {
-		for _, rt := range transports {
-			utilnet.CloseIdleConnectionsFor(rt)
-		}
-		// Find itself retries for about half a second before it reports.
-		if leaked = goleak.Find(ignoreCurrent); leaked == nil {
-			break
-		}
-	}
-	if leaked != nil {
-		t.Errorf("goroutines left after Stop: %v", leaked)
-	}
-}
-
-// TestStopClosesIdleConnections shows a known issue: the HTTP client that
-// Build creates is never told to close its idle connections, so after Stop
-// a connection goroutine per API server stays for up to the transport's
-// idle timeout (90s). It runs only with E2E_KNOWN_ISSUES=1.
-func TestStopClosesIdleConnections(t *testing.T) {
-	if os.Getenv(knownIssuesEnv) != "1" {
-		t.Skipf("known issue, fails until Informer.Stop closes the idle connections of the HTTP client it created; set %s=1 to run", knownIssuesEnv)
-	}
 	ignoreCurrent, _ := runAndStopInformer(t)
 	goleak.VerifyNone(t, ignoreCurrent)
 }
@@ -78,12 +35,6 @@ func runAndStopInformer(t *testing.T) (goleak.Option, []http.RoundTripper) {
 	ignoreCurrent := goleak.IgnoreCurrent()
 
 	cfg := adminConfig(t)
-	// client-go shares one transport, and so one HTTP/2 connection, between
-	// all configs with the same TLS settings. A Proxy function makes the
-	// config uncacheable, so the informer gets a transport of its own, whose
-	// connection goroutines the leak check can see instead of hiding them
-	// among the test's own. The function returns no proxy: connect directly.
-	cfg.Proxy = func(*http.Request) (*url.URL, error) { return nil, nil }
 	var (
 		mu         sync.Mutex
 		transports []http.RoundTripper
