@@ -32,8 +32,11 @@ test: tools vet
 unit:
 	$(GO) test -race -count=1 ./...
 
+# Built, then run, rather than `go run`: go run exits 1 on Ctrl-C whatever the
+# program returns, and Ctrl-C is the normal way to end the demo.
 demo: tools
-	@$(GO) run ./examples/demo -duration $(DURATION)
+	@$(GO) build -o bin/demo ./examples/demo
+	@bin/demo -duration $(DURATION)
 
 clean:
 	rm -rf bin
