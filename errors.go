@@ -1,6 +1,7 @@
 package informer
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -43,6 +44,9 @@ var (
 	ErrResourceNotFound = errors.New("resource not found")
 	// ErrUnreachable classifies a list/watch error: the server could not be reached.
 	ErrUnreachable = errors.New("server unreachable")
+	// ErrUntrustedServer classifies a list/watch error: the server's TLS
+	// certificate could not be verified.
+	ErrUntrustedServer = errors.New("server certificate not trusted")
 )
 
 // SyncError is returned by [Informer.WaitForSync] when some caches did not
@@ -170,6 +174,7 @@ func classifyListWatchError(resource string, err error) error {
 	lw := &listWatchError{err: err}
 	var urlErr *url.Error
 	var opErr *net.OpError
+	var certErr *tls.CertificateVerificationError
 	switch {
 	case apierrors.IsForbidden(err):
 		lw.reason = ErrForbidden
@@ -180,6 +185,9 @@ func classifyListWatchError(resource string, err error) error {
 	case apierrors.IsNotFound(err):
 		lw.reason = ErrResourceNotFound
 		lw.hint = "the server does not serve " + resource + "; for a custom resource, is its CRD installed?"
+	case errors.As(err, &certErr):
+		lw.reason = ErrUntrustedServer
+		lw.hint = "check the certificate authority in the kubeconfig; TLS verification stays on unless turned off explicitly"
 	case errors.As(err, &opErr), errors.As(err, &urlErr):
 		lw.reason = ErrUnreachable
 		lw.hint = "check the server address and that the API server is running"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -99,10 +100,28 @@ type resource struct {
 	gvr      schema.GroupVersionResource
 	informer cache.SharedIndexInformer
 
+	// received counts objects that entered the informer's queue from the
+	// API server (list items and watch events), counted by the transform,
+	// which client-go calls once for each of them.
+	received atomic.Int64
+
 	mu          sync.Mutex
 	handlers    []registration
 	lastErr     error
 	lastErrTime time.Time
+	started     bool
+}
+
+func (r *resource) hasStarted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.started
+}
+
+func (r *resource) markStarted() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = true
 }
 
 func (r *resource) addHandler(reg registration) {

@@ -164,6 +164,14 @@ type Registration[T Object] struct {
 	started  atomic.Int64 // callbacks entered
 	finished atomic.Int64 // callbacks returned
 	panics   atomic.Int64
+
+	// seen counts notifications that match the resource's received count
+	// (see resource.received): all but resync updates and tombstones.
+	// Backlog is received minus seen; it is unknown (late) for a
+	// registration added after its informer started, which gets a replay of
+	// the cache that was never counted as received.
+	seen atomic.Int64
+	late bool
 }
 
 // registration is the untyped view of a [Registration] used by the builder
@@ -239,12 +247,28 @@ type Stats struct {
 	Running int64
 	// Panics counts recovered panics.
 	Panics int64
+	// Backlog counts objects the informer received from the API server that
+	// this registration has not started to process yet: queued in
+	// client-go's FIFO or in the registration's own queue. A backlog that
+	// keeps growing means a handler slower than the event rate. It is -1
+	// (unknown) for a registration added after its informer started.
+	Backlog int64
 }
 
 // Stats returns the registration's counters.
 func (r *Registration[T]) Stats() Stats {
+	// seen is read before received: an event counted in seen was counted
+	// in received first, so the difference is never negative.
+	seen := r.seen.Load()
 	finished := r.finished.Load()
-	return Stats{Delivered: finished, Running: r.started.Load() - finished, Panics: r.panics.Load()}
+	st := Stats{Delivered: finished, Running: r.started.Load() - finished, Panics: r.panics.Load(), Backlog: -1}
+	r.mu.Lock()
+	res, late := r.res, r.late
+	r.mu.Unlock()
+	if res != nil && !late {
+		st.Backlog = max(0, res.received.Load()-seen)
+	}
+	return st
 }
 
 func (r *Registration[T]) attach(inf *Informer, res *resource, contexts *eventContexts) error {
@@ -259,6 +283,7 @@ func (r *Registration[T]) attach(inf *Informer, res *resource, contexts *eventCo
 		}
 	}
 	r.res = res
+	r.late = res.hasStarted()
 	r.crash = inf.settings.crashOnPanic
 	r.contexts = contexts
 	r.name = r.opts.name
@@ -304,6 +329,7 @@ func (r *Registration[T]) running() bool {
 
 // OnAdd implements cache.TypedResourceEventHandler; it is not for callers.
 func (r *Registration[T]) OnAdd(obj T, isInitialList bool) {
+	r.seen.Add(1)
 	if r.funcs.OnAdd == nil {
 		return
 	}
@@ -318,6 +344,10 @@ func (r *Registration[T]) OnAdd(obj T, isInitialList bool) {
 
 // OnUpdate implements cache.TypedResourceEventHandler; it is not for callers.
 func (r *Registration[T]) OnUpdate(oldObj, newObj T) {
+	if oldObj != newObj {
+		// Resync hands the cached object twice; it was never received.
+		r.seen.Add(1)
+	}
 	if r.funcs.OnUpdate == nil || (!r.opts.deliverNoOps && isNoOpUpdate(oldObj, newObj)) {
 		return
 	}
@@ -334,6 +364,10 @@ func (r *Registration[T]) OnDelete(deleted cache.DeletedObject[T]) {
 	}
 	ctx := r.contexts.plain
 	obj := deleted.OptionalObj
+	if deleted.FinalStateUnknown == nil {
+		// Tombstones come from a relist's bookkeeping, not from the server.
+		r.seen.Add(1)
+	}
 	if deleted.FinalStateUnknown != nil {
 		ctx = r.contexts.finalStateUnknown
 		var zero T

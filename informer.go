@@ -67,9 +67,17 @@ func (i *Informer) attach(reg registration) error {
 		return err
 	}
 	if i.started {
-		i.factories.start(i.runCtx.Done())
+		i.startFactories()
 	}
 	return nil
+}
+
+// startFactories starts every informer not started yet. The caller holds i.mu.
+func (i *Informer) startFactories() {
+	for _, res := range i.order {
+		res.markStarted()
+	}
+	i.factories.start(i.runCtx.Done())
 }
 
 // resourceFor returns the shared informer for key, creating it on first use.
@@ -83,7 +91,7 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 		return nil, err
 	}
 	res := &resource{key: key, name: key.String(), gvr: key.gvr, informer: inf}
-	if err := inf.SetTransform(newTransform(i.settings)); err != nil {
+	if err := inf.SetTransform(countingTransform(&res.received, newTransform(i.settings))); err != nil {
 		return nil, fmt.Errorf("informer: %s: setting transform: %w", res.name, err)
 	}
 	err = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
@@ -127,7 +135,7 @@ func (i *Informer) Start(ctx context.Context) error {
 		}
 	}
 	i.started = true
-	i.factories.start(i.runCtx.Done())
+	i.startFactories()
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
@@ -169,5 +170,66 @@ func TestFailFastEndsWaitOnLastingErrors(t *testing.T) {
 	}
 	if len(syncErr.Unsynced) != 1 || syncErr.Unsynced[0].Resource != "secrets" {
 		t.Errorf("unsynced: got %+v, want only secrets", syncErr.Unsynced)
+	}
+}
+
+func TestSlowHandlerBacklogIsVisibleAndDelaysNoOther(t *testing.T) {
+	kube := fake.NewClientset(pod("default", "initial", "1"))
+	watching := watchStarted(kube, "pods")
+	entered, release := make(chan struct{}), make(chan struct{})
+	caughtUp := make(chan string, 10)
+	b := NewBuilder().WithClients(kube, nil)
+	slow := Watch(b, Funcs[*corev1.Pod]{OnAdd: func(_ context.Context, p *corev1.Pod) {
+		if p.Name == "block" {
+			close(entered)
+			<-release
+		}
+		caughtUp <- p.Name
+	}}, WithName("slow"))
+	fast := make(chan event, 10)
+	Watch(b, recordingFuncs[*corev1.Pod](fast), WithName("fast"))
+	inf := startSynced(t, b)
+	waitFor(t, watching, "watch on pods")
+	if got := <-caughtUp; got != "initial" {
+		t.Fatalf("slow handler first add: got %q, want initial", got)
+	}
+	nextEvent(t, fast) // initial
+
+	const queued = 5
+	for _, name := range []string{"block", "q1", "q2", "q3", "q4", "q5"} {
+		if _, err := kube.CoreV1().Pods("default").Create(t.Context(), pod("default", name, "1"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, entered, "slow handler blocked")
+	for range queued + 1 {
+		nextEvent(t, fast) // the fast handler is not held up by the slow one
+	}
+	if got := slow.Stats(); got.Backlog != queued || got.Running != 1 {
+		t.Errorf("slow handler stats: got %+v, want backlog %d and 1 running", got, queued)
+	}
+	if got := inf.Status().Informers[0].Handlers[1].Backlog; got != 0 {
+		t.Errorf("fast handler backlog: got %d, want 0", got)
+	}
+
+	close(release)
+	for range queued + 1 {
+		<-caughtUp
+	}
+	if got := slow.Stats(); got.Backlog != 0 || got.Running != 0 {
+		t.Errorf("slow handler stats after catching up: got %+v, want no backlog, none running", got)
+	}
+}
+
+func TestLateRegistrationBacklogIsUnknown(t *testing.T) {
+	b := NewBuilder().WithClients(fake.NewClientset(pod("default", "a", "1")), nil)
+	Watch(b, Funcs[*corev1.Pod]{})
+	inf := startSynced(t, b)
+	late := Watch(b, Funcs[*corev1.Pod]{})
+	if err := inf.WaitForSync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := late.Stats().Backlog; got != -1 {
+		t.Errorf("late registration backlog: got %d, want -1 (unknown)", got)
 	}
 }

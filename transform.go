@@ -1,6 +1,8 @@
 package informer
 
 import (
+	"sync/atomic"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/cache"
 )
@@ -22,6 +24,18 @@ func newTransform(s settings) cache.TransformFunc {
 			return user(obj)
 		}
 		return obj, nil
+	}
+}
+
+// countingTransform counts every object before handing it to next (which
+// may be nil).
+func countingTransform(received *atomic.Int64, next cache.TransformFunc) cache.TransformFunc {
+	return func(obj any) (any, error) {
+		received.Add(1)
+		if next == nil {
+			return obj, nil
+		}
+		return next(obj)
 	}
 }
 
