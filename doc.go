@@ -29,6 +29,17 @@
 // goroutine, bounded by [Builder.WithStopTimeout]. [Informer.Run] does all
 // of this and blocks until its context ends.
 //
+// # Diagnostics
+//
+// [Informer.Status] reports per informer whether it synced, the last
+// resourceVersion, the last list/watch error (classified: [ErrForbidden],
+// [ErrUnauthorized], [ErrResourceNotFound], [ErrUnreachable],
+// [ErrUntrustedServer]) and the cache size, and per registration the
+// callbacks delivered, panics and the backlog of events not yet handled.
+// [Informer.ReadyzHandler] and [Informer.HealthzHandler] serve probes.
+// [Optional] registrations do not hold back readiness; [Builder.WithFailFast]
+// ends a sync that cannot succeed without waiting for the timeout.
+//
 // # What handlers see
 //
 // Deletes arrive with client-go's DeletedFinalStateUnknown tombstones already
