@@ -71,14 +71,8 @@ func TestUnreachableServerIsNamedInSyncError(t *testing.T) {
 	// Nothing listens on port 1 of loopback: every connection is refused.
 	b := NewBuilder().WithConfig(&rest.Config{Host: "https://127.0.0.1:1"}).WithSyncTimeout(time.Second)
 	Watch(b, Funcs[*corev1.Pod]{})
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	err = inf.WaitForSync(t.Context())
+	inf := buildAndStart(t, b)
+	err := inf.WaitForSync(t.Context())
 	if stopErr := inf.Stop(); stopErr != nil {
 		t.Errorf("Stop: %v", stopErr)
 	}

@@ -104,21 +104,31 @@ func pod(namespace, name, version string) *corev1.Pod {
 
 var podsGVR = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 
-// startSynced builds, starts and syncs, and stops at the end of the test.
-func startSynced(t *testing.T, b *Builder) *Informer {
+// buildAndStart builds and starts, and stops at the end of the test
+// (Stop is idempotent: a test may stop earlier and check the result).
+func buildAndStart(t *testing.T, b *Builder) *Informer {
 	t.Helper()
 	inf, err := b.Build()
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
+	t.Cleanup(func() { _ = inf.Stop() })
+	if err := inf.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return inf
+}
+
+// startSynced builds, starts and syncs, and stops at the end of the test,
+// failing it if Stop fails.
+func startSynced(t *testing.T, b *Builder) *Informer {
+	t.Helper()
+	inf := buildAndStart(t, b)
 	t.Cleanup(func() {
 		if err := inf.Stop(); err != nil {
 			t.Errorf("Stop: %v", err)
 		}
 	})
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
 	if err := inf.WaitForSync(t.Context()); err != nil {
 		t.Fatalf("WaitForSync: %v", err)
 	}

@@ -114,19 +114,12 @@ func TestForbiddenListGivesSyncErrorNamingResource(t *testing.T) {
 	})
 	b := NewBuilder().WithClients(kube, nil).WithSyncTimeout(time.Second)
 	Watch(b, Funcs[*corev1.Pod]{})
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inf.Stop()
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	inf := buildAndStart(t, b)
 	// The second LIST starts after the first one's error was recorded.
 	waitFor(t, listed, "first LIST")
 	waitFor(t, listed, "second LIST")
 
-	err = inf.WaitForSync(t.Context())
+	err := inf.WaitForSync(t.Context())
 	var syncErr *SyncError
 	if !errors.As(err, &syncErr) {
 		t.Fatalf("WaitForSync: got %v, want a *SyncError", err)
@@ -194,13 +187,7 @@ func TestHandlerContextEndsOnStop(t *testing.T) {
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
 	}})
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	inf := buildAndStart(t, b)
 	if err := inf.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -223,16 +210,10 @@ func TestStopReturnsAfterTimeoutNamingBlockedHandler(t *testing.T) {
 		close(entered)
 		<-release // ignores ctx on purpose
 	}}, WithName("stubborn"))
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	inf := buildAndStart(t, b)
 	waitFor(t, entered, "handler entered")
 
-	err = inf.Stop()
+	err := inf.Stop()
 	close(release)
 	var stopErr *StopError
 	if !errors.As(err, &stopErr) {

@@ -99,14 +99,8 @@ func TestTLSVerificationStaysOn(t *testing.T) {
 
 	b := NewBuilder().WithConfig(&rest.Config{Host: server.URL}).WithSyncTimeout(time.Second)
 	Watch(b, Funcs[*corev1.Pod]{})
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	err = inf.WaitForSync(t.Context())
+	inf := buildAndStart(t, b)
+	err := inf.WaitForSync(t.Context())
 	if stopErr := inf.Stop(); stopErr != nil {
 		t.Errorf("Stop: %v", stopErr)
 	}

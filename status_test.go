@@ -71,14 +71,7 @@ func TestOptionalSharedWithRequiredStaysRequired(t *testing.T) {
 	b := NewBuilder().WithClients(kube, nil).WithSyncTimeout(time.Second)
 	Watch(b, Funcs[*corev1.Pod]{}, Optional())
 	Watch(b, Funcs[*corev1.Pod]{})
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inf.Stop()
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	inf := buildAndStart(t, b)
 	var syncErr *SyncError
 	if err := inf.WaitForSync(t.Context()); !errors.As(err, &syncErr) {
 		t.Errorf("WaitForSync: got %v, want a *SyncError for the required pods informer", err)
@@ -153,17 +146,10 @@ func TestFailFastEndsWaitOnLastingErrors(t *testing.T) {
 	b := NewBuilder().WithClients(kube, nil).WithFailFast().WithSyncTimeout(time.Hour)
 	Watch(b, Funcs[*corev1.Pod]{})
 	Watch(b, Funcs[*corev1.Secret]{})
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inf.Stop()
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	inf := buildAndStart(t, b)
 	ctx, cancel := context.WithTimeout(t.Context(), waitBound)
 	defer cancel()
-	err = inf.WaitForSync(ctx)
+	err := inf.WaitForSync(ctx)
 	var syncErr *SyncError
 	if !errors.As(err, &syncErr) || !errors.Is(err, ErrFailFast) || !errors.Is(err, ErrForbidden) {
 		t.Fatalf("WaitForSync: got %v, want a *SyncError caused by ErrFailFast with a forbidden error", err)
