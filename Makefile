@@ -12,6 +12,7 @@ export INFORMER_BIN_DIR ?= $(ROOT)/bin
 # Go modules with code to vet and test (tools/ only pins binaries).
 MODULES := . $(patsubst %/go.mod,%,$(filter-out tools/go.mod,$(wildcard */go.mod)))
 DURATION ?= 0
+QUICK ?=
 
 .PHONY: all tools test vet unit demo bench clean
 
@@ -37,6 +38,11 @@ unit:
 demo: tools
 	@$(GO) build -o bin/demo ./examples/demo
 	@bin/demo -duration $(DURATION)
+
+# Benchmarks side by side with raw client-go and controller-runtime (bench/ is
+# its own module, so the library's users never inherit controller-runtime).
+bench: tools
+	@cd bench && QUICK=$(QUICK) $(GO) run ./cmd/compare
 
 clean:
 	rm -rf bin
