@@ -181,7 +181,8 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 	}
 	var failFast sync.WaitGroup
 	if i.settings.failFast {
-		failFast.Go(func() { i.abandonOnLastingErrors(ctx, required, abandon) })
+		since := time.Now()
+		failFast.Go(func() { i.abandonOnLastingErrors(ctx, required, since, abandon) })
 	}
 	synced := cache.WaitFor(ctx, "", checkers...)
 	cause := context.Cause(ctx)
@@ -221,12 +222,14 @@ func (i *Informer) probeSilentResources(resources []*resource) {
 }
 
 // abandonOnLastingErrors cancels a wait for sync, with [ErrFailFast], once
-// every unsynced resource has an error that retrying is unlikely to fix. It
-// returns when ctx ends.
-func (i *Informer) abandonOnLastingErrors(ctx context.Context, resources []*resource, abandon context.CancelCauseFunc) {
+// every unsynced resource has had, since the wait began, an error that
+// retrying is unlikely to fix. Errors from before the wait do not count: the
+// caller may have fixed their cause (granted rights, installed a CRD) before
+// waiting again. It returns when ctx ends.
+func (i *Informer) abandonOnLastingErrors(ctx context.Context, resources []*resource, since time.Time, abandon context.CancelCauseFunc) {
 	for {
 		next := i.errorSignal()
-		if lastingErrors(resources) {
+		if lastingErrors(resources, since) {
 			abandon(ErrFailFast)
 			return
 		}
@@ -239,15 +242,19 @@ func (i *Informer) abandonOnLastingErrors(ctx context.Context, resources []*reso
 }
 
 // lastingErrors reports whether at least one resource has not synced and
-// each one that has not has a forbidden, unauthorized or not-found error.
-func lastingErrors(resources []*resource) bool {
+// each one that has not had a forbidden, unauthorized or not-found error
+// since the given time.
+func lastingErrors(resources []*resource, since time.Time) bool {
 	unsynced := 0
 	for _, res := range resources {
 		if res.informer.HasSynced() {
 			continue
 		}
 		unsynced++
-		err, _ := res.lastError()
+		err, when := res.lastError()
+		if when.Before(since) {
+			return false
+		}
 		if !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrResourceNotFound) {
 			return false
 		}
