@@ -72,22 +72,22 @@ func FuzzDispatch(f *testing.F) {
 				next.ResourceVersion = strconv.Itoa(rv)
 				cached[name] = next
 				if old == nil {
-					r.OnAdd(next, false)
+					r.onAdd(next, false)
 				} else {
-					r.OnUpdate(old, next)
+					r.onUpdate(old, next)
 				}
 			case 2: // periodic resync: the same object twice
 				if old != nil {
-					r.OnUpdate(old, old)
+					r.onUpdate(old, old)
 				}
 			case 3: // relist returned the object unchanged: equal copy
 				if old != nil {
-					r.OnUpdate(old, old.DeepCopy())
+					r.onUpdate(old, old.DeepCopy())
 				}
 			case 4: // watched delete
 				if old != nil {
 					delete(cached, name)
-					r.OnDelete(cache.DeletedObject[*corev1.Pod]{OptionalObj: old})
+					r.onDelete(cache.DeletedObject[*corev1.Pod]{OptionalObj: old})
 				}
 			case 5: // delete noticed on relist: tombstone, sometimes without state
 				if old != nil {
@@ -97,7 +97,7 @@ func FuzzDispatch(f *testing.F) {
 					if step&0x80 == 0 {
 						tomb.Obj, deleted.OptionalObj = old, old
 					}
-					r.OnDelete(deleted)
+					r.onDelete(deleted)
 				}
 			}
 		}

@@ -290,7 +290,7 @@ func (r *Registration[T]) attach(inf *Informer, res *resource, contexts *eventCo
 	if r.name == "" {
 		r.name = fmt.Sprintf("%s#%d", res.name, res.handlerCount()+1)
 	}
-	handle, err := cache.NewTypedSharedIndexInformer[T](res.informer).AddTypedEventHandler(r)
+	handle, err := cache.NewTypedSharedIndexInformer[T](res.informer).AddTypedEventHandler(eventHandler[T]{r})
 	if err != nil {
 		return fmt.Errorf("informer: %s: adding handler: %w", res.name, err)
 	}
@@ -327,8 +327,15 @@ func (r *Registration[T]) running() bool {
 	return r.started.Load() != r.finished.Load()
 }
 
-// OnAdd implements cache.TypedResourceEventHandler; it is not for callers.
-func (r *Registration[T]) OnAdd(obj T, isInitialList bool) {
+// eventHandler is the cache.TypedResourceEventHandler client-go calls; it
+// keeps those methods off the Registration's public API.
+type eventHandler[T Object] struct{ r *Registration[T] }
+
+func (h eventHandler[T]) OnAdd(obj T, isInitialList bool)         { h.r.onAdd(obj, isInitialList) }
+func (h eventHandler[T]) OnUpdate(oldObj, newObj T)               { h.r.onUpdate(oldObj, newObj) }
+func (h eventHandler[T]) OnDelete(deleted cache.DeletedObject[T]) { h.r.onDelete(deleted) }
+
+func (r *Registration[T]) onAdd(obj T, isInitialList bool) {
 	r.seen.Add(1)
 	if r.funcs.OnAdd == nil {
 		return
@@ -342,8 +349,7 @@ func (r *Registration[T]) OnAdd(obj T, isInitialList bool) {
 	r.funcs.OnAdd(ctx, obj)
 }
 
-// OnUpdate implements cache.TypedResourceEventHandler; it is not for callers.
-func (r *Registration[T]) OnUpdate(oldObj, newObj T) {
+func (r *Registration[T]) onUpdate(oldObj, newObj T) {
 	if oldObj != newObj {
 		// Resync hands the cached object twice; it was never received.
 		r.seen.Add(1)
@@ -357,8 +363,7 @@ func (r *Registration[T]) OnUpdate(oldObj, newObj T) {
 	r.funcs.OnUpdate(ctx, oldObj, newObj)
 }
 
-// OnDelete implements cache.TypedResourceEventHandler; it is not for callers.
-func (r *Registration[T]) OnDelete(deleted cache.DeletedObject[T]) {
+func (r *Registration[T]) onDelete(deleted cache.DeletedObject[T]) {
 	if r.funcs.OnDelete == nil {
 		return
 	}

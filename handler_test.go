@@ -48,7 +48,7 @@ func TestNoOpUpdatesAreSkipped(t *testing.T) {
 				if deliverNoOps {
 					opts = append(opts, DeliverNoOpUpdates())
 				}
-				directRegistration(events, opts...).OnUpdate(tt.old, tt.new)
+				directRegistration(events, opts...).onUpdate(tt.old, tt.new)
 				want := tt.wantCall || deliverNoOps
 				if got := len(events) == 1; got != want {
 					t.Errorf("DeliverNoOpUpdates=%v: handler called: got %v, want %v", deliverNoOps, got, want)
@@ -78,7 +78,7 @@ func TestDeletesUnwrapTombstones(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			events := make(chan event, 1)
-			directRegistration(events).OnDelete(tt.deleted)
+			directRegistration(events).onDelete(tt.deleted)
 			if diff := cmp.Diff(tt.want, <-events, cmp.AllowUnexported(event{})); diff != "" {
 				t.Errorf("delete event (-want +got):\n%s", diff)
 			}
@@ -89,8 +89,8 @@ func TestDeletesUnwrapTombstones(t *testing.T) {
 func TestAddReportsInitialList(t *testing.T) {
 	events := make(chan event, 2)
 	r := directRegistration(events)
-	r.OnAdd(pod("default", "a", "1"), true)
-	r.OnAdd(pod("default", "b", "1"), false)
+	r.onAdd(pod("default", "a", "1"), true)
+	r.onAdd(pod("default", "b", "1"), false)
 	if got := <-events; !got.initial {
 		t.Errorf("add from initial list: IsInitialList false")
 	}
@@ -102,9 +102,9 @@ func TestAddReportsInitialList(t *testing.T) {
 func TestNilCallbacksAreNoOps(t *testing.T) {
 	r := &Registration[*corev1.Pod]{contexts: newEventContexts(context.Background())}
 	p := pod("default", "a", "1")
-	r.OnAdd(p, true)
-	r.OnUpdate(p, pod("default", "a", "2"))
-	r.OnDelete(cache.DeletedObject[*corev1.Pod]{OptionalObj: p})
+	r.onAdd(p, true)
+	r.onUpdate(p, pod("default", "a", "2"))
+	r.onDelete(cache.DeletedObject[*corev1.Pod]{OptionalObj: p})
 	if got := r.Stats().Delivered; got != 0 {
 		t.Errorf("delivered: got %d, want 0 for nil callbacks", got)
 	}
