@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -96,22 +95,11 @@ func (c *Cluster) checkAPIServer(ctx context.Context) error {
 		}
 		c.apiHTTP = client
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.APIServerURL()+"/readyz", nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.adminToken)
-	resp, err := c.apiHTTP.Do(req)
-	if err != nil {
+	if err := getOK(ctx, c.apiHTTP, c.APIServerURL()+"/readyz", c.adminToken); err != nil {
 		// The certificate may have been read while it was being
 		// written: read it again next time.
 		c.apiHTTP = nil
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("kube-apiserver /readyz: %s: %s", resp.Status, body)
+		return fmt.Errorf("kube-apiserver: %w", err)
 	}
 	return nil
 }

@@ -3,8 +3,6 @@ package localcluster
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strconv"
 )
@@ -57,22 +55,11 @@ func (c *Cluster) checkControllerManager(ctx context.Context) error {
 		c.kcmHTTP = client
 	}
 	url := "https://127.0.0.1:" + strconv.Itoa(c.kcmPort) + "/healthz"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.adminToken)
-	resp, err := c.kcmHTTP.Do(req)
-	if err != nil {
+	if err := getOK(ctx, c.kcmHTTP, url, c.adminToken); err != nil {
 		// The certificate may have been read while it was being
 		// written: read it again next time.
 		c.kcmHTTP = nil
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("kube-controller-manager /healthz: %s: %s", resp.Status, body)
+		return fmt.Errorf("kube-controller-manager: %w", err)
 	}
 	return nil
 }

@@ -3,8 +3,6 @@ package localcluster
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strconv"
 )
@@ -40,18 +38,8 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 
 // checkEtcd asks etcd's /health endpoint.
 func (c *Cluster) checkEtcd(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.EtcdURL()+"/health", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.etcdHTTP.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("etcd /health: %s: %s", resp.Status, body)
+	if err := getOK(ctx, c.etcdHTTP, c.EtcdURL()+"/health", ""); err != nil {
+		return fmt.Errorf("etcd: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 )
 
@@ -49,4 +51,26 @@ func (c *Cluster) waitFor(ctx context.Context, what string, check func(context.C
 			return fmt.Errorf("localcluster: waiting for %s: %w%s%s", what, context.Cause(ctx), lastCheck, hint)
 		}
 	}
+}
+
+// getOK asks a health endpoint: GET url (with a bearer token unless empty)
+// must answer 200 OK; otherwise the error quotes the start of the body.
+func getOK(ctx context.Context, client *http.Client, url, bearerToken string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if bearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+bearerToken)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, body)
+	}
+	return nil
 }
