@@ -97,7 +97,6 @@ func typedResourceKey[T Object]() (resourceKey, error) {
 type resource struct {
 	key      resourceKey
 	name     string
-	gvr      schema.GroupVersionResource
 	informer cache.SharedIndexInformer
 
 	// received counts objects that entered the informer's queue from the

@@ -236,7 +236,7 @@ func (r *Registration[T]) Lister() Lister[T] {
 		}
 		return Lister[T]{err: err}
 	}
-	return Lister[T]{indexer: r.res.informer.GetIndexer(), resource: r.res.gvr.GroupResource()}
+	return Lister[T]{indexer: r.res.informer.GetIndexer(), resource: r.res.key.gvr.GroupResource()}
 }
 
 // Stats is a snapshot of a registration's counters.
@@ -370,10 +370,8 @@ func (r *Registration[T]) onDelete(deleted cache.DeletedObject[T]) {
 	ctx := r.contexts.plain
 	obj := deleted.OptionalObj
 	if deleted.FinalStateUnknown == nil {
-		// Tombstones come from a relist's bookkeeping, not from the server.
-		r.seen.Add(1)
-	}
-	if deleted.FinalStateUnknown != nil {
+		r.seen.Add(1) // tombstones come from a relist's bookkeeping, not from the server
+	} else {
 		ctx = r.contexts.finalStateUnknown
 		var zero T
 		if obj == zero {

@@ -90,7 +90,7 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &resource{key: key, name: key.String(), gvr: key.gvr, informer: inf}
+	res := &resource{key: key, name: key.String(), informer: inf}
 	if err := inf.SetTransform(countingTransform(&res.received, newTransform(i.settings))); err != nil {
 		return nil, fmt.Errorf("informer: %s: setting transform: %w", res.name, err)
 	}
@@ -155,8 +155,8 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 		return ErrNotStarted
 	}
 	runCtx := i.runCtx
-	resources := append([]*resource(nil), i.order...)
 	i.mu.Unlock()
+	required := i.requiredResources()
 
 	ctx, cancel := context.WithTimeoutCause(ctx, i.settings.syncTimeout,
 		fmt.Errorf("%w after %v (%w)", ErrSyncTimeout, i.settings.syncTimeout, context.DeadlineExceeded))
@@ -166,12 +166,6 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 	stopWaiting := context.AfterFunc(runCtx, func() { abandon(context.Cause(runCtx)) })
 	defer stopWaiting()
 
-	required := make([]*resource, 0, len(resources))
-	for _, res := range resources {
-		if res.required() {
-			required = append(required, res)
-		}
-	}
 	var checkers []cache.DoneChecker
 	for _, res := range required {
 		checkers = append(checkers, res.informer.HasSyncedChecker())
@@ -195,6 +189,20 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 	return newSyncError(required, cause)
 }
 
+// requiredResources returns the resources that must sync: all but those
+// whose registrations are all [Optional].
+func (i *Informer) requiredResources() []*resource {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	required := make([]*resource, 0, len(i.order))
+	for _, res := range i.order {
+		if res.required() {
+			required = append(required, res)
+		}
+	}
+	return required
+}
+
 // probeTimeout bounds the request that probeSilentResources makes.
 const probeTimeout = 3 * time.Second
 
@@ -213,10 +221,10 @@ func (i *Informer) probeSilentResources(resources []*resource) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-		_, err := meta.Resource(res.gvr).Namespace(i.settings.namespace).List(ctx, metav1.ListOptions{Limit: 1})
+		_, err := meta.Resource(res.key.gvr).Namespace(i.settings.namespace).List(ctx, metav1.ListOptions{Limit: 1})
 		cancel()
 		if err != nil {
-			res.setLastError(classifyListWatchError(res.gvr.Resource, err))
+			res.setLastError(classifyListWatchError(res.key.gvr.Resource, err))
 		}
 	}
 }
@@ -301,8 +309,8 @@ func newSyncError(resources []*resource, cause error) error {
 }
 
 // Run starts the informers, waits for the caches to sync, blocks until ctx
-// ends, then stops. It returns the sync error,
-// if any (after stopping), else the error of Stop. Cancelling ctx is the
+// ends, then stops. It returns the sync error, if any (after stopping), else
+// the error of Stop. Cancelling ctx is the
 // normal way to end Run and is not an error.
 func (i *Informer) Run(ctx context.Context) error {
 	if err := i.Start(ctx); err != nil {

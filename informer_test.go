@@ -181,24 +181,27 @@ func TestWatchResourceAndWatchMetadata(t *testing.T) {
 
 func TestHandlerContextEndsOnStop(t *testing.T) {
 	kube := fake.NewClientset(pod("default", "a", "1"))
+	entered := make(chan struct{})
 	causes := make(chan error, 1)
 	b := NewBuilder().WithClients(kube, nil)
 	Watch(b, Funcs[*corev1.Pod]{OnAdd: func(ctx context.Context, _ *corev1.Pod) {
+		close(entered)
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
 	}})
 	inf := buildAndStart(t, b)
+	waitFor(t, entered, "handler entered")
 	if err := inf.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	// Stop returned: the handler has either run and seen the cancellation,
-	// or never run because the informer stopped first.
+	// Stop returned, so the handler has returned and sent its cause.
 	select {
 	case cause := <-causes:
 		if !errors.Is(cause, ErrStopped) {
 			t.Errorf("handler context cause: got %v, want ErrStopped", cause)
 		}
 	default:
+		t.Error("Stop returned before the handler did")
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"k8s.io/client-go/tools/cache"
 )
 
 // Status is a snapshot of an [Informer], for logs, debugging pages and
@@ -72,22 +74,13 @@ func (i *Informer) Status() Status {
 		for _, reg := range res.registrations() {
 			is.Handlers = append(is.Handlers, HandlerStatus{
 				Name:   reg.displayName(),
-				Synced: isDone(reg),
+				Synced: cache.IsDone(reg.syncedChecker()),
 				Stats:  reg.stats(),
 			})
 		}
 		st.Informers = append(st.Informers, is)
 	}
 	return st
-}
-
-func isDone(reg registration) bool {
-	select {
-	case <-reg.syncedChecker().Done():
-		return true
-	default:
-		return false
-	}
 }
 
 // Ready returns nil when the Informer runs and every required informer has
@@ -98,16 +91,7 @@ func (i *Informer) Ready() error {
 	if err := i.Healthy(); err != nil {
 		return err
 	}
-	i.mu.Lock()
-	resources := append([]*resource(nil), i.order...)
-	i.mu.Unlock()
-	var required []*resource
-	for _, res := range resources {
-		if res.required() {
-			required = append(required, res)
-		}
-	}
-	return newSyncError(required, errNotSyncedYet)
+	return newSyncError(i.requiredResources(), errNotSyncedYet)
 }
 
 var errNotSyncedYet = errors.New("informer: not synced yet")
