@@ -707,3 +707,50 @@ func createNumberedPods(t *testing.T, client kubernetes.Interface, namespace, pr
 		createPod(t, client, newPod(namespace, fmt.Sprintf("%s-%02d", prefix, i), map[string]string{"v": "0"}))
 	}
 }
+
+// churnedPods is the fixture of the churn tests: pods in a namespace of
+// their own, an informer on them whose requests are logged, and a churn
+// goroutine writing to them.
+type churnedPods struct {
+	client   kubernetes.Interface
+	ns       string
+	requests *requestLog
+	rec      *informertest.Recorder[*corev1.Pod]
+	reg      *informer.Registration[*corev1.Pod]
+	inf      *informer.Informer
+	churn    *churn
+}
+
+// watchChurnedPods creates 10 pods in a new namespace of c, starts and syncs
+// an informer on them, then starts the churn.
+func watchChurnedPods(t *testing.T, c *localcluster.Cluster) *churnedPods {
+	t.Helper()
+	client, _ := directClients(t, c)
+	w := &churnedPods{client: client, ns: newNamespace(t, client), requests: &requestLog{}}
+	createNumberedPods(t, client, w.ns, "early", 10)
+	cfg := fastConfig(c)
+	cfg.WrapTransport = w.requests.wrap
+	w.rec = informertest.NewRecorder[*corev1.Pod](informertest.WithWaitTimeout(convergeBound))
+	b := informer.NewBuilder().WithConfig(cfg).WithNamespace(w.ns)
+	w.reg = informer.Watch(b, w.rec.Funcs())
+	w.inf = startInformer(t, b)
+	w.churn = startChurn(t, client, w.ns, testSeed(t))
+	return w
+}
+
+// finish lets the churn write a little more, stops it, and checks that the
+// server, the cache and the handler-rebuilt state agree and that the event
+// history is consistent.
+func (w *churnedPods) finish(t *testing.T) {
+	t.Helper()
+	w.churn.waitWrites(t, 20)
+	w.churn.stop()
+	ok, failed := w.churn.counts()
+	t.Logf("churn: %d writes succeeded, %d failed", ok, failed)
+
+	awaitConvergence(t, "pods", w.rec, w.reg.Lister(), serverPods(t, w.client, w.ns))
+	stats := checkEventStream(t, "pods", w.rec.Events())
+	t.Logf("events: %s", stats)
+	t.Logf("requests of the informer: %s", summarize(w.requests.Since(0)))
+	logStatus(t, w.inf)
+}

@@ -46,19 +46,8 @@ import (
 func TestFaultAPIServerKilledDuringChurn(t *testing.T) {
 	const restarts = 5
 	c := startFaultCluster(t)
-	client, _ := directClients(t, c)
-	ns := newNamespace(t, client)
-	createNumberedPods(t, client, ns, "early", 10)
-
-	requests := &requestLog{}
-	cfg := fastConfig(c)
-	cfg.WrapTransport = requests.wrap
-	rec := informertest.NewRecorder[*corev1.Pod](informertest.WithWaitTimeout(convergeBound))
-	b := informer.NewBuilder().WithConfig(cfg).WithNamespace(ns)
-	reg := informer.Watch(b, rec.Funcs())
-	inf := startInformer(t, b)
-
-	churn := startChurn(t, client, ns, testSeed(t))
+	w := watchChurnedPods(t, c)
+	client, ns, rec, churn := w.client, w.ns, w.rec, w.churn
 	for i := range restarts {
 		churn.waitWrites(t, 20)
 		if err := c.KillAPIServer(); err != nil {
@@ -74,16 +63,7 @@ func TestFaultAPIServerKilledDuringChurn(t *testing.T) {
 		t.Logf("restart %d of %d: kube-apiserver down for %v, informer back %v after the restart",
 			i+1, restarts, down.Round(time.Millisecond), (time.Since(killed) - down).Round(time.Millisecond))
 	}
-	churn.waitWrites(t, 20)
-	churn.stop()
-	ok, failed := churn.counts()
-	t.Logf("churn: %d writes succeeded, %d failed", ok, failed)
-
-	awaitConvergence(t, "pods", rec, reg.Lister(), serverPods(t, client, ns))
-	stats := checkEventStream(t, "pods", rec.Events())
-	t.Logf("events: %s", stats)
-	t.Logf("requests of the informer: %s", summarize(requests.Since(0)))
-	logStatus(t, inf)
+	w.finish(t)
 }
 
 // TestFaultEtcdRestartedDuringChurn restarts etcd three times while pods
@@ -103,19 +83,8 @@ func TestFaultEtcdRestartedDuringChurn(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const restarts = 3
 			c := startFaultCluster(t, tc.flags...)
-			client, _ := directClients(t, c)
-			ns := newNamespace(t, client)
-			createNumberedPods(t, client, ns, "early", 10)
-
-			requests := &requestLog{}
-			cfg := fastConfig(c)
-			cfg.WrapTransport = requests.wrap
-			rec := informertest.NewRecorder[*corev1.Pod](informertest.WithWaitTimeout(convergeBound))
-			b := informer.NewBuilder().WithConfig(cfg).WithNamespace(ns)
-			reg := informer.Watch(b, rec.Funcs())
-			inf := startInformer(t, b)
-
-			churn := startChurn(t, client, ns, testSeed(t))
+			w := watchChurnedPods(t, c)
+			client, ns, rec, churn := w.client, w.ns, w.rec, w.churn
 			for i := range restarts {
 				churn.waitWrites(t, 20)
 				start := time.Now()
@@ -127,16 +96,7 @@ func TestFaultEtcdRestartedDuringChurn(t *testing.T) {
 				t.Logf("restart %d of %d: etcd restarted and kube-apiserver ready in %v, informer delivering again %v later",
 					i+1, restarts, restarted.Round(time.Millisecond), (time.Since(start) - restarted).Round(time.Millisecond))
 			}
-			churn.waitWrites(t, 20)
-			churn.stop()
-			ok, failed := churn.counts()
-			t.Logf("churn: %d writes succeeded, %d failed", ok, failed)
-
-			awaitConvergence(t, "pods", rec, reg.Lister(), serverPods(t, client, ns))
-			stats := checkEventStream(t, "pods", rec.Events())
-			t.Logf("events: %s", stats)
-			t.Logf("requests of the informer: %s", summarize(requests.Since(0)))
-			logStatus(t, inf)
+			w.finish(t)
 		})
 	}
 }
@@ -407,25 +367,6 @@ func awaitAllowed(t *testing.T, cfg *rest.Config, verb, resource, namespace stri
 	if err != nil {
 		t.Fatalf("waiting for %s on %s to be allowed: %v", verb, resource, err)
 	}
-}
-
-// startUnsynced builds and starts b's informer without waiting for sync;
-// the test's cleanup stops it, checking that Stop succeeds.
-func startUnsynced(t *testing.T, b *informer.Builder) *informer.Informer {
-	t.Helper()
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := inf.Stop(); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	return inf
 }
 
 // grantPodReader creates a ClusterRole named role that allows list and

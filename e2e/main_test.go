@@ -224,9 +224,9 @@ func deletePod(t *testing.T, client kubernetes.Interface, rec *recorder[*corev1.
 	return deleted
 }
 
-// startInformer builds b, starts the informer and waits for sync; it stops the
-// informer when the test ends, checking that Stop succeeds.
-func startInformer(t *testing.T, b *informer.Builder) *informer.Informer {
+// startUnsynced builds and starts b's informer without waiting for sync;
+// the test's cleanup stops it, checking that Stop succeeds.
+func startUnsynced(t *testing.T, b *informer.Builder) *informer.Informer {
 	t.Helper()
 	inf, err := b.Build()
 	if err != nil {
@@ -240,6 +240,14 @@ func startInformer(t *testing.T, b *informer.Builder) *informer.Informer {
 			t.Errorf("Stop: %v", err)
 		}
 	})
+	return inf
+}
+
+// startInformer builds b, starts the informer and waits for sync; it stops the
+// informer when the test ends, checking that Stop succeeds.
+func startInformer(t *testing.T, b *informer.Builder) *informer.Informer {
+	t.Helper()
+	inf := startUnsynced(t, b)
 	if err := inf.WaitForSync(t.Context()); err != nil {
 		t.Fatalf("WaitForSync: %v", err)
 	}

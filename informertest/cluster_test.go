@@ -52,21 +52,7 @@ func TestStartCluster(t *testing.T) {
 	rec := informertest.NewRecorder[*corev1.ConfigMap]()
 	b := informer.NewBuilder().WithConfig(cluster.RESTConfig()).WithNamespace(namespace)
 	informer.Watch(b, rec.Funcs())
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := inf.Stop(); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	if err := inf.WaitForSync(t.Context()); err != nil {
-		t.Fatalf("WaitForSync: %v", err)
-	}
+	startSynced(t, b)
 
 	created, err := kube.CoreV1().ConfigMaps(namespace).Create(t.Context(), configMap(namespace, "watched", "1"), metav1.CreateOptions{})
 	if err != nil {

@@ -49,6 +49,14 @@ func watchConfigMaps(t *testing.T, kube kubernetes.Interface, opts ...informerte
 	rec := informertest.NewRecorder[*corev1.ConfigMap](opts...)
 	b := informer.NewBuilder().WithClients(kube, nil)
 	informer.Watch(b, rec.Funcs())
+	startSynced(t, b)
+	return rec
+}
+
+// startSynced builds, starts and syncs b's informer, and stops it at the
+// end of the test, checking that Stop succeeds.
+func startSynced(t *testing.T, b *informer.Builder) {
+	t.Helper()
 	inf, err := b.Build()
 	if err != nil {
 		t.Fatalf("Build: %v", err)
@@ -64,5 +72,4 @@ func watchConfigMaps(t *testing.T, kube kubernetes.Interface, opts ...informerte
 	if err := inf.WaitForSync(t.Context()); err != nil {
 		t.Fatalf("WaitForSync: %v", err)
 	}
-	return rec
 }
