@@ -61,6 +61,7 @@ type settings struct {
 	stopTimeout       time.Duration
 	transform         cache.TransformFunc
 	keepManagedFields bool
+	shareStrings      bool
 	crashOnPanic      bool
 	failFast          bool
 }
@@ -257,6 +258,25 @@ func (b *Builder) WithTransform(transform cache.TransformFunc) *Builder {
 func (b *Builder) WithManagedFields() *Builder {
 	return b.update(func() error {
 		b.settings.keepManagedFields = true
+		return nil
+	})
+}
+
+// WithStringSharing makes the objects of every informer share the strings
+// that repeat from object to object: namespaces, label and annotation keys
+// and values, images, container names, condition types and reasons... Each
+// informer keeps one copy of each in a table, and replaces the decoded
+// copies of a received object by those before caching it. Fields whose
+// values do not repeat (names, UIDs, IPs) are detected and skipped.
+//
+// It takes about 15% off the memory of cached pods (BENCHMARKS.md), and
+// costs about 3-4 µs of CPU per received pod, a third of what decoding it
+// costs, which is why it is not the default. Strings are immutable, so the
+// sharing cannot be seen by handlers. Unstructured objects ([WatchResource])
+// are not shared.
+func (b *Builder) WithStringSharing() *Builder {
+	return b.update(func() error {
+		b.settings.shareStrings = true
 		return nil
 	})
 }

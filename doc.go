@@ -48,7 +48,9 @@
 // same resourceVersion) are skipped unless [DeliverNoOpUpdates] is given.
 // [IsInitialList] tells adds of the initial list from later creations. By
 // default managedFields and the last-applied annotation are stripped before
-// objects are cached (see [Builder.WithManagedFields]).
+// objects are cached (see [Builder.WithManagedFields]);
+// [Builder.WithStringSharing] also makes cached objects share the strings
+// that repeat between them.
 //
 // # Concurrency contract
 //

@@ -11,15 +11,27 @@ import (
 // applied object, useless to an informer.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
-// newTransform returns the transform applied to every object before it is
-// cached: the default stripping, then the user's transform.
+// newTransform returns the transform applied to every object of one
+// informer before it is cached: the default stripping, the sharing of
+// repeated strings if asked for (with a table of the informer's own), then
+// the user's transform. It returns nil when there is nothing to do.
 func newTransform(s settings) cache.TransformFunc {
 	user := s.transform
-	if s.keepManagedFields {
+	strip := !s.keepManagedFields
+	var table *internTable
+	if s.shareStrings {
+		table = newInternTable()
+	}
+	if !strip && table == nil {
 		return user
 	}
 	return func(obj any) (any, error) {
-		obj = stripBulkyMetadata(obj)
+		if strip {
+			obj = stripBulkyMetadata(obj)
+		}
+		if table != nil {
+			table.internObject(obj)
+		}
 		if user != nil {
 			return user(obj)
 		}

@@ -1,0 +1,307 @@
+package informer
+
+import (
+	"reflect"
+	"sync"
+	"unsafe"
+)
+
+// String sharing ("interning") of cached objects.
+//
+// A decoder gives every string of every object an allocation of its own,
+// though most of them repeat from object to object: namespaces, label and
+// annotation keys, images, container names, condition types and reasons,
+// policies, node names. With [Builder.WithStringSharing], the transform
+// replaces each such string with the one copy an informer already holds, so
+// that 10,000 pods of a Deployment keep one "registry.example.com/web:v1.2.3"
+// rather than 20,000.
+//
+// What is shared is learned per field: the non-empty values of each string
+// field (per informer) are looked up, and after every internProbe lookups a
+// field whose values were found in the table at most half of the time
+// (names, UIDs, IPs, container IDs) is skipped from then on, so that neither
+// the table nor the CPU is spent on values that do not repeat. The table is
+// bounded: at maxInternEntries it starts afresh (objects keep the strings
+// they have).
+//
+// Strings are immutable, so sharing them changes nothing a program can
+// observe without package unsafe. The transform only rewrites objects
+// client-go has just decoded and no reader has seen yet (client-go does not
+// pass cached objects to transforms: resync and tombstones skip them).
+
+const (
+	// maxInternLen is the longest string looked up; longer ones rarely repeat.
+	maxInternLen = 256
+	// maxInternEntries bounds an informer's table.
+	maxInternEntries = 1 << 16
+	// internProbe is the number of lookups after which a field's sharing
+	// rate is judged.
+	internProbe = 256
+)
+
+// internTable is one informer's table of shared strings. Its lock is held
+// for a whole object.
+type internTable struct {
+	mu      sync.Mutex
+	strings map[string]string
+	limit   int          // the most strings held; maxInternEntries
+	fields  []fieldStats // indexed by stringOp.id
+	// last caches the plan of the type seen last (an informer sees one).
+	lastType reflect.Type
+	lastPlan *stringPlan
+}
+
+// fieldStats count the lookups of one field in the current window.
+type fieldStats struct {
+	seen, shared uint32
+	skip         bool
+}
+
+func newInternTable() *internTable {
+	return &internTable{strings: make(map[string]string), limit: maxInternEntries}
+}
+
+// internObject shares the strings of obj, a pointer to a struct, in place.
+// Other objects are left alone.
+func (t *internTable) internObject(obj any) {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	typ := v.Type()
+	if typ != t.lastType {
+		t.lastType, t.lastPlan = typ, planFor(typ.Elem())
+		if n := maxFieldID(); n > len(t.fields) {
+			t.fields = append(t.fields, make([]fieldStats, n-len(t.fields))...)
+		}
+	}
+	if t.lastPlan != nil {
+		t.walk(v.UnsafePointer(), t.lastPlan)
+	}
+}
+
+// share returns the table's copy of s, adding s when it has none, or s
+// itself when field id is not shared.
+func (t *internTable) share(s string, id int) string {
+	if len(s) == 0 || len(s) > maxInternLen {
+		return s
+	}
+	f := &t.fields[id]
+	if f.skip {
+		return s
+	}
+	shared, found := t.strings[s]
+	f.seen++
+	if found {
+		f.shared++
+	}
+	if f.seen == internProbe {
+		// Judge the window: a field whose values were found at most half
+		// of the time costs more (table entries, lookups) than it saves.
+		f.skip = f.shared*2 <= f.seen
+		f.seen, f.shared = 0, 0
+	}
+	if found {
+		return shared
+	}
+	if len(t.strings) >= t.limit {
+		t.strings = make(map[string]string)
+	}
+	t.strings[s] = s
+	return s
+}
+
+// sameString reports whether a and b are the same allocation.
+func sameString(a, b string) bool {
+	return unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// walk shares the strings of the value at p, laid out as plan says.
+func (t *internTable) walk(p unsafe.Pointer, plan *stringPlan) {
+	for i := range plan.ops {
+		op := &plan.ops[i]
+		field := unsafe.Add(p, op.off)
+		switch op.kind {
+		case opString:
+			t.shareAt((*string)(field), op.id)
+		case opStringPointer:
+			if s := *(**string)(field); s != nil {
+				t.shareAt(s, op.id)
+			}
+		case opStringSlice:
+			for j, items := 0, *(*[]string)(field); j < len(items); j++ {
+				t.shareAt(&items[j], op.id)
+			}
+		case opStringMap:
+			t.shareMap(*(*map[string]string)(field), op.id, op.valueID)
+		case opPointer:
+			if elem := *(*unsafe.Pointer)(field); elem != nil {
+				t.walk(elem, op.elem)
+			}
+		case opSlice:
+			header := (*sliceHeader)(field)
+			for j := 0; j < header.len; j++ {
+				t.walk(unsafe.Add(header.data, uintptr(j)*op.size), op.elem)
+			}
+		}
+	}
+}
+
+// shareAt replaces *s by the shared copy, writing only when it differs.
+func (t *internTable) shareAt(s *string, id int) {
+	if shared := t.share(*s, id); !sameString(shared, *s) {
+		*s = shared
+	}
+}
+
+// shareMap shares the keys and values of m. Values are replaced in place;
+// a key is replaced by deleting and re-adding its entry, after the loop.
+func (t *internTable) shareMap(m map[string]string, keyID, valueID int) {
+	if len(m) == 0 {
+		return
+	}
+	type rekey struct{ old, shared string }
+	var buf [16]rekey
+	rekeys := buf[:0]
+	for k, v := range m {
+		if shared := t.share(v, valueID); !sameString(shared, v) {
+			m[k] = shared
+		}
+		if shared := t.share(k, keyID); !sameString(shared, k) {
+			rekeys = append(rekeys, rekey{k, shared})
+		}
+	}
+	for _, r := range rekeys {
+		v := m[r.old]
+		delete(m, r.old)
+		m[r.shared] = v
+	}
+}
+
+// sliceHeader is the layout of a slice.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+// A stringPlan lists where the strings of a struct type are, with the
+// offsets of nested structs flattened.
+type stringPlan struct {
+	ops      []stringOp
+	compiled bool
+}
+
+type opKind uint8
+
+const (
+	opString        opKind = iota // a string (or a named string type)
+	opStringPointer               // *string
+	opStringSlice                 // []string
+	opStringMap                   // map[string]string: keys id, values valueID
+	opPointer                     // *struct: walk elem
+	opSlice                       // []struct of size bytes each: walk elem
+)
+
+type stringOp struct {
+	kind        opKind
+	off         uintptr
+	size        uintptr
+	elem        *stringPlan
+	id, valueID int
+}
+
+var (
+	plansMu sync.Mutex
+	plans   = map[reflect.Type]*stringPlan{}
+	fieldID int // the number of ids handed out
+)
+
+// planFor returns the plan of struct type t, or nil when t is not a struct
+// or has no strings.
+func planFor(t reflect.Type) *stringPlan {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	plansMu.Lock()
+	defer plansMu.Unlock()
+	plan := compilePlan(t)
+	if len(plan.ops) == 0 {
+		return nil
+	}
+	return plan
+}
+
+// maxFieldID returns the number of field ids handed out so far.
+func maxFieldID() int {
+	plansMu.Lock()
+	defer plansMu.Unlock()
+	return fieldID
+}
+
+var stringMapType = reflect.TypeFor[map[string]string]()
+
+// compilePlan returns the plan of struct type t, compiling it on first use.
+// A plan is registered before its fields are compiled, so recursive types
+// end. The caller holds plansMu.
+func compilePlan(t reflect.Type) *stringPlan {
+	if plan, ok := plans[t]; ok {
+		return plan
+	}
+	plan := &stringPlan{}
+	plans[t] = plan
+	plan.ops = appendOps(nil, t, 0)
+	plan.compiled = true
+	return plan
+}
+
+// appendOps appends the ops of struct type t laid out at off. Only exported
+// fields are followed: unexported ones are caches or pointers into shared
+// data (a time.Time's location).
+func appendOps(ops []stringOp, t reflect.Type, off uintptr) []stringOp {
+	newID := func() int { fieldID++; return fieldID - 1 }
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		at := off + f.Offset
+		ft := f.Type
+		switch ft.Kind() {
+		case reflect.String:
+			ops = append(ops, stringOp{kind: opString, off: at, id: newID()})
+		case reflect.Struct:
+			ops = appendOps(ops, ft, at)
+		case reflect.Pointer:
+			switch ft.Elem().Kind() {
+			case reflect.String:
+				ops = append(ops, stringOp{kind: opStringPointer, off: at, id: newID()})
+			case reflect.Struct:
+				if elem := compilePlan(ft.Elem()); !emptyPlan(elem) {
+					ops = append(ops, stringOp{kind: opPointer, off: at, elem: elem})
+				}
+			}
+		case reflect.Slice:
+			switch ft.Elem().Kind() {
+			case reflect.String:
+				ops = append(ops, stringOp{kind: opStringSlice, off: at, id: newID()})
+			case reflect.Struct:
+				if elem := compilePlan(ft.Elem()); !emptyPlan(elem) {
+					ops = append(ops, stringOp{kind: opSlice, off: at, size: ft.Elem().Size(), elem: elem})
+				}
+			}
+		case reflect.Map:
+			if ft == stringMapType {
+				ops = append(ops, stringOp{kind: opStringMap, off: at, id: newID(), valueID: newID()})
+			}
+		}
+	}
+	return ops
+}
+
+// emptyPlan reports whether plan is known to have no strings. A plan still
+// being compiled (a recursive type) is not.
+func emptyPlan(plan *stringPlan) bool {
+	return plan.compiled && len(plan.ops) == 0
+}

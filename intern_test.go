@@ -1,0 +1,238 @@
+package informer
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// fresh returns a copy of s in an allocation of its own, as a decoder
+// would produce it.
+func fresh(s string) string { return strings.Clone(s) }
+
+// decodedPod returns pod i of a Deployment with every string in its own
+// allocation: the namespace, labels, image and container name repeat from
+// pod to pod; the name, UID and IP do not.
+func decodedPod(i int) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: fresh("shop"),
+			Name:      fmt.Sprintf("web-%05d", i),
+			UID:       types.UID(fmt.Sprint("uid-", i)),
+			Labels:    map[string]string{fresh("app.kubernetes.io/name"): fresh("web"), fresh("tier"): fresh("frontend")},
+		},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{
+				Name:  fresh("web"),
+				Image: fresh("registry.example.com/web:v1.2.3"),
+				Args:  []string{fresh("--port=8080")},
+			}},
+			PreemptionPolicy: new(corev1.PreemptionPolicy(fresh(string(corev1.PreemptLowerPriority)))),
+		},
+		Status: corev1.PodStatus{
+			PodIP:      fmt.Sprintf("10.0.%d.%d", i/256, i%256),
+			Conditions: []corev1.PodCondition{{Type: corev1.PodConditionType(fresh("Ready")), Status: corev1.ConditionStatus(fresh("True"))}},
+		},
+	}
+}
+
+func same(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+
+func TestStringSharingSharesRepeatedStringsAndChangesNoValue(t *testing.T) {
+	table := newInternTable()
+	const n = 3 * internProbe
+	pods := make([]*corev1.Pod, n)
+	for i := range pods {
+		pods[i] = decodedPod(i)
+		want := pods[i].DeepCopy()
+		table.internObject(pods[i])
+		if diff := cmp.Diff(want, pods[i]); diff != "" {
+			t.Fatalf("pod %d changed (-before +after):\n%s", i, diff)
+		}
+	}
+	first, last := pods[0], pods[n-1]
+	for what, pair := range map[string][2]string{
+		"namespace":        {first.Namespace, last.Namespace},
+		"image":            {first.Spec.Containers[0].Image, last.Spec.Containers[0].Image},
+		"container name":   {first.Spec.Containers[0].Name, last.Spec.Containers[0].Name},
+		"args item":        {first.Spec.Containers[0].Args[0], last.Spec.Containers[0].Args[0]},
+		"preemptionPolicy": {string(*first.Spec.PreemptionPolicy), string(*last.Spec.PreemptionPolicy)},
+		"condition type":   {string(first.Status.Conditions[0].Type), string(last.Status.Conditions[0].Type)},
+		"label value":      {first.Labels["tier"], last.Labels["tier"]},
+	} {
+		if !same(pair[0], pair[1]) {
+			t.Errorf("%s %q: the first and last pods hold two copies, want one", what, pair[0])
+		}
+	}
+	// The label value "web" and the container name "web" are one string.
+	if !same(last.Labels["app.kubernetes.io/name"], last.Spec.Containers[0].Name) {
+		t.Error(`label value "web" and container name "web" are two copies, want one`)
+	}
+	for key := range last.Labels {
+		shared := false
+		for firstKey := range first.Labels {
+			shared = shared || same(key, firstKey)
+		}
+		if !shared {
+			t.Errorf("label key %q of the last pod is not the first pod's", key)
+		}
+	}
+	// Values that never repeat are skipped once judged, not piled up in the
+	// table.
+	for what, value := range map[string]string{"name": last.Name, "uid": string(last.UID), "pod IP": last.Status.PodIP} {
+		if _, ok := table.strings[value]; ok {
+			t.Errorf("the table holds the last pod's %s %q; the field should be skipped", what, value)
+		}
+	}
+	// Three unique fields (name, UID, IP) fill one window each.
+	if len(table.strings) > 3*internProbe+16 {
+		t.Errorf("the table holds %d strings after %d pods; want at most a window of each unique field and the shared ones", len(table.strings), n)
+	}
+}
+
+func TestStringSharingTableIsBounded(t *testing.T) {
+	table := newInternTable()
+	table.limit = 8
+	table.fields = make([]fieldStats, 1)
+	for i := range 50 {
+		s := fmt.Sprint("value-", i)
+		if got := table.share(s, 0); got != s {
+			t.Fatalf("share(%q) = %q", s, got)
+		}
+		if len(table.strings) > table.limit {
+			t.Fatalf("after %d strings the table holds %d, limit %d", i+1, len(table.strings), table.limit)
+		}
+	}
+}
+
+// node is a recursive type with strings at every level, in a slice, behind
+// pointers, in a map and in an unexported field.
+type node struct {
+	Name     string
+	Kids     []node
+	Next     *node
+	Tags     map[string]string
+	Alias    *string
+	internal string
+}
+
+func TestStringSharingFollowsRecursiveTypes(t *testing.T) {
+	table := newInternTable()
+	mk := func() *node {
+		alias := fresh("alias")
+		return &node{
+			Name: fresh("root"), Alias: &alias, internal: fresh("root"),
+			Kids: []node{{Name: fresh("root"), Tags: map[string]string{fresh("k"): fresh("root")}}},
+			Next: &node{Name: fresh("root"), Next: &node{Name: fresh("root")}},
+		}
+	}
+	a, b := mk(), mk()
+	table.internObject(a)
+	table.internObject(b)
+	for what, s := range map[string]string{
+		"kid name": b.Kids[0].Name, "next name": b.Next.Name, "next next name": b.Next.Next.Name, "map value": b.Kids[0].Tags["k"],
+	} {
+		if !same(s, a.Name) {
+			t.Errorf("%s is not the shared %q", what, a.Name)
+		}
+	}
+	if !same(*a.Alias, *b.Alias) {
+		t.Error("the strings behind *string fields are not shared")
+	}
+	if same(b.internal, a.Name) {
+		t.Error("an unexported field was rewritten")
+	}
+}
+
+func TestStringSharingLeavesOtherValuesAlone(t *testing.T) {
+	table := newInternTable()
+	u := &unstructured.Unstructured{Object: map[string]any{"kind": "Pod", "metadata": map[string]any{"name": "a"}}}
+	want := u.DeepCopy()
+	for _, obj := range []any{nil, (*corev1.Pod)(nil), corev1.Pod{}, "text", 42, u, &struct{}{}} {
+		table.internObject(obj)
+	}
+	if !reflect.DeepEqual(u, want) {
+		t.Errorf("unstructured object changed: %v", u)
+	}
+}
+
+func TestStringSharingIsSafeFromSeveralGoroutines(t *testing.T) {
+	transform := newTransform(settings{shareStrings: true})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				if _, err := transform(decodedPod(g*1000 + i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestWithStringSharingSharesAcrossCachedObjects(t *testing.T) {
+	for _, share := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharing=%v", share), func(t *testing.T) {
+			kube := fake.NewClientset(decodedPod(1), decodedPod(2))
+			b := NewBuilder().WithClients(kube, nil)
+			if share {
+				b.WithStringSharing()
+			}
+			reg := Watch(b, Funcs[*corev1.Pod]{})
+			startSynced(t, b)
+			pods, err := reg.Lister().List(nil)
+			if err != nil || len(pods) != 2 {
+				t.Fatalf("List: %d pods, %v", len(pods), err)
+			}
+			a, c := pods[0].Spec.Containers[0].Image, pods[1].Spec.Containers[0].Image
+			if a != c {
+				t.Fatalf("images differ: %q, %q", a, c)
+			}
+			if got := same(a, c); got != share {
+				t.Errorf("the two cached pods share their image string: %v, want %v", got, share)
+			}
+		})
+	}
+}
+
+// BenchmarkStringSharing measures the CPU the sharing costs per pod once
+// the table is warm (the pods are decoded outside the timer).
+func BenchmarkStringSharing(b *testing.B) {
+	const batch = 1000
+	next := 0
+	decode := func() []*corev1.Pod {
+		pods := make([]*corev1.Pod, batch)
+		for i := range pods {
+			pods[i] = decodedPod(next)
+			next++
+		}
+		return pods
+	}
+	table := newInternTable()
+	for _, p := range decode() {
+		table.internObject(p)
+	}
+	pods := decode()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%batch == 0 && i > 0 {
+			b.StopTimer()
+			pods = decode()
+			b.StartTimer()
+		}
+		table.internObject(pods[i%batch])
+	}
+}
