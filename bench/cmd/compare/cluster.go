@@ -125,6 +125,11 @@ type syncResult struct {
 	HandledSeconds float64 `json:"handledSeconds"`
 	// HeapAllocPerPod is the heap kept per pod after sync (see measureHeap).
 	HeapAllocPerPod float64 `json:"heapAllocPerPod"`
+	// ClientCPUSeconds is the CPU this process used from Start to synced;
+	// MachineBusySeconds the busy time of all cores over the same span
+	// (negative when unknown). Their difference is mostly the API server.
+	ClientCPUSeconds   float64 `json:"clientCPUSeconds"`
+	MachineBusySeconds float64 `json:"machineBusySeconds"`
 }
 
 // measureSync times lib's first sync of pods pods from a real server. It
@@ -144,6 +149,7 @@ func measureSync(ctx context.Context, lib string, cfg *rest.Config, pods int, pr
 	if err != nil {
 		return syncResult{}, err
 	}
+	cpuBefore := sampleCPU()
 	start := time.Now()
 	handled := make(chan time.Duration, 1)
 	go func() {
@@ -166,16 +172,23 @@ func measureSync(ctx context.Context, lib string, cfg *rest.Config, pods int, pr
 		err = wait(h.addsDone, stepTimeout, lib+" initial adds")
 	}
 	elapsed := time.Since(start)
+	cpuAfter := sampleCPU()
 	stopProfile()
 	if err != nil {
 		return syncResult{}, err
 	}
 	after := settledMemStats()
+	busy := -1.0
+	if cpuBefore.ok && cpuAfter.ok {
+		busy = (cpuAfter.machine - cpuBefore.machine).Seconds()
+	}
 	return syncResult{
-		Seconds:         elapsed.Seconds(),
-		WaitSeconds:     waited.Seconds(),
-		HandledSeconds:  (<-handled).Seconds(),
-		HeapAllocPerPod: (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(pods),
+		Seconds:            elapsed.Seconds(),
+		WaitSeconds:        waited.Seconds(),
+		HandledSeconds:     (<-handled).Seconds(),
+		HeapAllocPerPod:    (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(pods),
+		ClientCPUSeconds:   (cpuAfter.self - cpuBefore.self).Seconds(),
+		MachineBusySeconds: busy,
 	}, nil
 }
 

@@ -3,10 +3,14 @@ package main
 import (
 	"math"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.uber.org/goleak"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 func TestMain(m *testing.M) {
@@ -103,10 +107,71 @@ func hundred() []float64 {
 	return values
 }
 
+// TestResultComparisons checks the names and figures of the delivery and
+// heap results, and that every one prints in the two-line form: the
+// shared-strings lines reuse the raw and ctrl figures of the default ones.
+func TestResultComparisons(t *testing.T) {
+	// Distinct runs per library, so that a swapped library shows.
+	nanos, allocs, heap := map[string][]float64{}, map[string][]float64{}, map[string]float64{}
+	for i, lib := range heapLibs {
+		v := float64(1000 * (i + 1))
+		nanos[lib] = []float64{v + 1, v, v + 2}
+		allocs[lib] = []float64{float64(i) + 9.5}
+		heap[lib] = v
+	}
+	type figures struct {
+		name            string
+		ours, raw, ctrl float64
+	}
+	tests := []struct {
+		name string
+		got  []comparison
+		want []figures
+	}{
+		{
+			name: "delivery",
+			got:  deliveryComparisons(10_000, nanos, allocs),
+			want: []figures{
+				{"delivery_ns_per_event_10k", median(nanos[libOurs]), median(nanos[libRaw]), median(nanos[libCtrl])},
+				{"allocs_per_event_10k", allocs[libOurs][0], allocs[libRaw][0], allocs[libCtrl][0]},
+				{"delivery_ns_per_event_shared_strings_10k", median(nanos[libOursShare]), median(nanos[libRaw]), median(nanos[libCtrl])},
+			},
+		},
+		{
+			name: "heap",
+			got:  heapComparisons(50_000, heap),
+			want: []figures{
+				{"heap_bytes_per_pod_50k", heap[libOurs], heap[libRaw], heap[libCtrl]},
+				{"heap_bytes_per_pod_metadata_50k", heap[libOursMeta], heap[libRaw], heap[libCtrlMeta]},
+				{"heap_bytes_per_pod_metadata_vs_raw_metadata_50k", heap[libOursMeta], heap[libRawMeta], heap[libCtrlMeta]},
+				{"heap_bytes_per_pod_shared_strings_50k", heap[libOursShare], heap[libRaw], heap[libCtrl]},
+				{"heap_bytes_per_pod_unstructured_50k", heap[libOursUnstructured], heap[libRawUnstructured], heap[libCtrlUnstructured]},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.got) != len(tt.want) {
+				t.Fatalf("got %d comparisons, want %d", len(tt.got), len(tt.want))
+			}
+			for i, c := range tt.got {
+				w := tt.want[i]
+				if got := (figures{c.name, c.ours, c.raw, c.ctrl}); got != w {
+					t.Errorf("comparison %d: got %+v, want %+v", i, got, w)
+				}
+				lines := c.lines()
+				if !rawLine.MatchString(lines[0]) || !ctrlLine.MatchString(lines[1]) {
+					t.Errorf("comparison %d: lines %q are not in the two-line form", i, lines)
+				}
+			}
+		})
+	}
+}
+
 // TestDeliveryWiring runs a small delivery through each library on the fake
 // source: every event must reach the handler exactly once.
 func TestDeliveryWiring(t *testing.T) {
-	for _, lib := range typedLibs {
+	for _, lib := range deliveryLibs {
 		t.Run(lib, func(t *testing.T) {
 			r, err := measureDelivery(t.Context(), lib, 300, deliveryProfiles{})
 			if err != nil {
@@ -138,10 +203,13 @@ func TestNoOpResyncWiring(t *testing.T) {
 	}
 }
 
-// TestHeapWiring syncs a few pods per library, typed and metadata only, and
-// checks that the heap measurement sees them.
+// TestHeapWiring syncs a few pods per library of the heap measurement and
+// checks that the measurement sees them, and that ours-share keeps less
+// than ours (about 10% less at this size), which tells that its option is
+// set.
 func TestHeapWiring(t *testing.T) {
-	for _, lib := range []string{libOurs, libRaw, libCtrl, libOursMeta, libRawMeta, libCtrlMeta} {
+	heap := map[string]float64{}
+	for _, lib := range heapLibs {
 		t.Run(lib, func(t *testing.T) {
 			r, err := measureHeap(t.Context(), lib, 200, "")
 			if err != nil {
@@ -150,6 +218,76 @@ func TestHeapWiring(t *testing.T) {
 			if r.HeapAllocPerPod <= 0 {
 				t.Errorf("got %v bytes per pod, want more than 0", r.HeapAllocPerPod)
 			}
+			heap[lib] = r.HeapAllocPerPod
 		})
+	}
+	if t.Failed() {
+		return
+	}
+	if share, ours := heap[libOursShare], heap[libOurs]; share >= ours {
+		t.Errorf("ours-share keeps %.0f bytes per pod, ours %.0f: want less with string sharing", share, ours)
+	}
+}
+
+// TestUnstructuredWiring syncs a few pods through each library's
+// unstructured informer on the fake source, then pushes updates into the
+// watch: every add and every update must reach the handler.
+func TestUnstructuredWiring(t *testing.T) {
+	const pods, updates = 20, 50
+	for _, lib := range []string{libOursUnstructured, libRawUnstructured, libCtrlUnstructured} {
+		t.Run(lib, func(t *testing.T) {
+			list := func() (*unstructured.UnstructuredList, error) { return decodedUnstructuredList(benchNamespace, pods) }
+			src := newFakeSource(fakeLists{dynamic: list}, updates)
+			h := newCounter(pods, updates)
+			s, err := newSubject(lib, src, h, subjectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.stop()
+			if err := startSynced(t.Context(), s, h); err != nil {
+				t.Fatal(err)
+			}
+			base, err := list()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range updates {
+				pod := base.Items[i%pods].DeepCopy()
+				pod.SetResourceVersion(strconv.Itoa(1_000_000 + i))
+				src.watcher.Modify(pod)
+			}
+			if err := wait(h.updatesDone, stepTimeout, lib+" updates"); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.updates.Load(); got != updates {
+				t.Errorf("got %d updates, want %d", got, updates)
+			}
+		})
+	}
+}
+
+// TestDecodedUnstructuredList checks that the dynamic fake's LIST holds
+// what the dynamic client decodes: pods of kind v1 Pod, each with strings of
+// its own.
+func TestDecodedUnstructuredList(t *testing.T) {
+	list, err := decodedUnstructuredList(benchNamespace, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := list.GetResourceVersion(); got != "1" {
+		t.Errorf("list resourceVersion: got %q, want %q", got, "1")
+	}
+	if len(list.Items) != 3 {
+		t.Fatalf("got %d items, want 3", len(list.Items))
+	}
+	want := corev1.SchemeGroupVersion.WithKind("Pod")
+	for i := range list.Items {
+		if got := list.Items[i].GroupVersionKind(); got != want {
+			t.Errorf("item %d: got kind %v, want %v", i, got, want)
+		}
+	}
+	a, b := list.Items[0].GetNamespace(), list.Items[1].GetNamespace()
+	if a != benchNamespace || unsafe.StringData(a) == unsafe.StringData(b) {
+		t.Errorf("namespaces %q and %q: want %q, decoded apart", a, b, benchNamespace)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // stepTimeout bounds each wait of a measurement: for a sync, for the
@@ -58,7 +59,7 @@ func measureDelivery(ctx context.Context, lib string, events int, prof deliveryP
 		pod.ResourceVersion = strconv.Itoa(1_000_000 + i)
 		updates[i] = pod
 	}
-	src := newFakeSource(func() *corev1.PodList { return realisticPodList(benchNamespace, podCount) }, nil, events)
+	src := newFakeSource(fakeLists{typed: func() *corev1.PodList { return realisticPodList(benchNamespace, podCount) }}, events)
 	h := newCounter(podCount, events)
 	s, err := newSubject(lib, src, h, subjectOptions{})
 	if err != nil {
@@ -171,17 +172,19 @@ type heapResult struct {
 	HeapInusePerPod float64 `json:"heapInusePerPod"`
 }
 
-// measureHeap syncs lib's informer on pods realistic pods, decoded from
-// protobuf as a client decodes a LIST, and returns the heap that stays per
-// pod: the growth of HeapAlloc (and HeapInuse) between a baseline taken
-// after setting up the fake clients and the library, before Start, and the
-// state after sync, each read after two GCs. It runs in a child process
+// measureHeap syncs lib's informer on pods realistic pods, decoded as its
+// client decodes a LIST (protobuf for the typed and metadata clients, JSON
+// into unstructured objects for the dynamic one), and returns the heap that
+// stays per pod: the growth of HeapAlloc (and HeapInuse) between a baseline
+// taken after setting up the fake clients and the library, before Start,
+// and the state after sync, each read after two GCs. It runs in a child process
 // of its own, so that no other cache is on the heap.
 func measureHeap(ctx context.Context, lib string, pods int, profilePath string) (heapResult, error) {
-	src := newFakeSource(
-		func() *corev1.PodList { return decodedPodList(benchNamespace, pods) },
-		func() *metav1.List { return decodedMetadataList(benchNamespace, pods) },
-		1)
+	src := newFakeSource(fakeLists{
+		typed:    func() *corev1.PodList { return decodedPodList(benchNamespace, pods) },
+		metadata: func() *metav1.List { return decodedMetadataList(benchNamespace, pods) },
+		dynamic:  func() (*unstructured.UnstructuredList, error) { return decodedUnstructuredList(benchNamespace, pods) },
+	}, 1)
 	h := newCounter(pods, 0)
 	s, err := newSubject(lib, src, h, subjectOptions{})
 	if err != nil {
@@ -225,7 +228,7 @@ func measureNoOpResync(ctx context.Context, libs []string, pods int, resync, win
 	)
 	for _, lib := range libs {
 		wg.Go(func() {
-			src := newFakeSource(func() *corev1.PodList { return realisticPodList(benchNamespace, pods) }, nil, 1)
+			src := newFakeSource(fakeLists{typed: func() *corev1.PodList { return realisticPodList(benchNamespace, pods) }}, 1)
 			h := newCounter(pods, 0)
 			s, err := newSubject(lib, src, h, subjectOptions{resync: resync})
 			if err == nil {

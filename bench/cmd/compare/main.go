@@ -17,10 +17,18 @@
 //
 //   - delivery_ns_per_event_<N>, allocs_per_event_<N>: N update events
 //     through a fake watch, in this process; median of -runs runs.
-//   - heap_bytes_per_pod_<N>, heap_bytes_per_pod_metadata_<N> and
-//     heap_bytes_per_pod_metadata_vs_raw_metadata_<N>: heap kept per pod
-//     after syncing N realistic pods from a fake LIST, each library in a
-//     child process of its own.
+//     delivery_ns_per_event_shared_strings_<N>: the same for ours built
+//     with WithStringSharing (ours-share, measured in the same rotation),
+//     against the same raw and ctrl medians.
+//   - heap_bytes_per_pod_<N>, heap_bytes_per_pod_metadata_<N>,
+//     heap_bytes_per_pod_metadata_vs_raw_metadata_<N>,
+//     heap_bytes_per_pod_shared_strings_<N> (ours-share against the raw and
+//     ctrl figures of heap_bytes_per_pod_<N>) and
+//     heap_bytes_per_pod_unstructured_<N> (each library caching
+//     *unstructured.Unstructured: WatchResource, client-go's dynamic
+//     informer, controller-runtime's cache given an unstructured Pod): heap
+//     kept per pod after syncing N realistic pods from a fake LIST, each
+//     library in a child process of its own.
 //   - noop_resync_calls: handler calls for 10k unchanged pods, 1 s resync,
 //     during 5 s.
 //   - sync_seconds_10k, sync_over_floor_10k, sync_seconds_10k_floor,
@@ -237,13 +245,13 @@ func run(ctx context.Context, o options, out *os.File) error {
 	return nil
 }
 
-// runDelivery measures delivery at size events, o.runs times per library,
-// rotating the order of the libraries from run to run.
+// runDelivery measures delivery at size events, o.runs times per library
+// of deliveryLibs, rotating the order of the libraries from run to run.
 func runDelivery(ctx context.Context, o options, p printer, size int) error {
 	nanos, allocs := map[string][]float64{}, map[string][]float64{}
 	for round := range o.runs {
-		for k := range typedLibs {
-			lib := typedLibs[(round+k)%len(typedLibs)]
+		for k := range deliveryLibs {
+			lib := deliveryLibs[(round+k)%len(deliveryLibs)]
 			r, err := measureDelivery(ctx, lib, size, deliveryProfiles{})
 			if err != nil {
 				return fmt.Errorf("delivery %s %d: %w", lib, size, err)
@@ -253,15 +261,29 @@ func runDelivery(ctx context.Context, o options, p printer, size int) error {
 			allocs[lib] = append(allocs[lib], r.allocsPerEvent)
 		}
 	}
-	suffix := sizeSuffix(size)
-	for _, lib := range typedLibs {
-		logSpread("delivery_ns_per_event"+suffix+" "+lib, nanos[lib], "ns")
+	for _, lib := range deliveryLibs {
+		logSpread("delivery_ns_per_event"+sizeSuffix(size)+" "+lib, nanos[lib], "ns")
 	}
-	p.compare(comparison{name: "delivery_ns_per_event" + suffix, unit: "ns",
-		ours: median(nanos[libOurs]), raw: median(nanos[libRaw]), ctrl: median(nanos[libCtrl])})
-	p.compare(comparison{name: "allocs_per_event" + suffix, decimals: 2,
-		ours: median(allocs[libOurs]), raw: median(allocs[libRaw]), ctrl: median(allocs[libCtrl])})
+	logf("allocs_per_event%s %s: median %.2f", sizeSuffix(size), libOursShare, median(allocs[libOursShare]))
+	for _, c := range deliveryComparisons(size, nanos, allocs) {
+		p.compare(c)
+	}
 	return nil
+}
+
+// deliveryComparisons are the delivery results at size events, from the
+// runs of each library: ours against raw and ctrl in time and allocations,
+// then ours-share against the same raw and ctrl runs in time.
+func deliveryComparisons(size int, nanos, allocs map[string][]float64) []comparison {
+	suffix := sizeSuffix(size)
+	return []comparison{
+		{name: "delivery_ns_per_event" + suffix, unit: "ns",
+			ours: median(nanos[libOurs]), raw: median(nanos[libRaw]), ctrl: median(nanos[libCtrl])},
+		{name: "allocs_per_event" + suffix, decimals: 2,
+			ours: median(allocs[libOurs]), raw: median(allocs[libRaw]), ctrl: median(allocs[libCtrl])},
+		{name: "delivery_ns_per_event_shared_strings" + suffix, unit: "ns",
+			ours: median(nanos[libOursShare]), raw: median(nanos[libRaw]), ctrl: median(nanos[libCtrl])},
+	}
 }
 
 // profileDelivery runs delivery again per library and size, unmeasured:
@@ -272,7 +294,7 @@ func runDelivery(ctx context.Context, o options, p printer, size int) error {
 func profileDelivery(ctx context.Context, o options, sizes []int) error {
 	const profileRepeats = 5
 	for _, size := range sizes {
-		for _, lib := range typedLibs {
+		for _, lib := range deliveryLibs {
 			name := func(kind string) string {
 				return filepath.Join(o.profileDir, fmt.Sprintf("%s-delivery-%s-%d.pprof", kind, lib, size))
 			}
@@ -294,11 +316,12 @@ func profileDelivery(ctx context.Context, o options, sizes []int) error {
 	return nil
 }
 
-// runHeap measures the heap per pod of every library, typed and metadata
-// only, each in a child process.
+// runHeap measures the heap per pod of every library of heapLibs (typed,
+// metadata only, typed with string sharing, unstructured), each in a child
+// process.
 func runHeap(ctx context.Context, o options, p printer, size int) error {
 	heap := map[string]float64{}
-	for _, lib := range []string{libOurs, libRaw, libCtrl, libOursMeta, libRawMeta, libCtrlMeta} {
+	for _, lib := range heapLibs {
 		var r heapResult
 		args := []string{"-child=heap", "-lib=" + lib, "-pods=" + strconv.Itoa(size)}
 		if o.profileDir != "" {
@@ -310,14 +333,29 @@ func runHeap(ctx context.Context, o options, p printer, size int) error {
 		logf("heap %d %s: %.0f B/pod HeapAlloc, %.0f B/pod HeapInuse", size, lib, r.HeapAllocPerPod, r.HeapInusePerPod)
 		heap[lib] = r.HeapAllocPerPod
 	}
-	suffix := sizeSuffix(size)
-	p.compare(comparison{name: "heap_bytes_per_pod" + suffix, unit: "B",
-		ours: heap[libOurs], raw: heap[libRaw], ctrl: heap[libCtrl]})
-	p.compare(comparison{name: "heap_bytes_per_pod_metadata" + suffix, unit: "B",
-		ours: heap[libOursMeta], raw: heap[libRaw], ctrl: heap[libCtrlMeta]})
-	p.compare(comparison{name: "heap_bytes_per_pod_metadata_vs_raw_metadata" + suffix, unit: "B",
-		ours: heap[libOursMeta], raw: heap[libRawMeta], ctrl: heap[libCtrlMeta]})
+	for _, c := range heapComparisons(size, heap) {
+		p.compare(c)
+	}
 	return nil
+}
+
+// heapComparisons are the heap results at size pods, from the bytes per
+// pod of each library. The shared-strings line compares ours-share with the
+// very raw and ctrl figures of the typed line.
+func heapComparisons(size int, heap map[string]float64) []comparison {
+	suffix := sizeSuffix(size)
+	return []comparison{
+		{name: "heap_bytes_per_pod" + suffix, unit: "B",
+			ours: heap[libOurs], raw: heap[libRaw], ctrl: heap[libCtrl]},
+		{name: "heap_bytes_per_pod_metadata" + suffix, unit: "B",
+			ours: heap[libOursMeta], raw: heap[libRaw], ctrl: heap[libCtrlMeta]},
+		{name: "heap_bytes_per_pod_metadata_vs_raw_metadata" + suffix, unit: "B",
+			ours: heap[libOursMeta], raw: heap[libRawMeta], ctrl: heap[libCtrlMeta]},
+		{name: "heap_bytes_per_pod_shared_strings" + suffix, unit: "B",
+			ours: heap[libOursShare], raw: heap[libRaw], ctrl: heap[libCtrl]},
+		{name: "heap_bytes_per_pod_unstructured" + suffix, unit: "B",
+			ours: heap[libOursUnstructured], raw: heap[libRawUnstructured], ctrl: heap[libCtrlUnstructured]},
+	}
 }
 
 // runNoOpResync counts no-op handler calls with a 1 s resync.
@@ -371,6 +409,7 @@ func runCluster(ctx context.Context, o options, p printer) error {
 		logf("sync warm-up %s: %.3f s (not counted)", lib, r.Seconds)
 	}
 	seconds, heap := map[string][]float64{}, map[string][]float64{}
+	clientCPU, machineCPU := map[string][]float64{}, map[string][]float64{}
 	var floor []float64
 	for round := range o.syncRuns {
 		for k := range typedLibs {
@@ -379,9 +418,11 @@ func runCluster(ctx context.Context, o options, p printer) error {
 			if err := child(ctx, &r, "-child=sync", "-lib="+lib, "-pods="+strconv.Itoa(clusterPods), "-kubeconfig="+cluster.KubeconfigPath()); err != nil {
 				return err
 			}
-			logf("sync run %d %s: %.3f s (last add handled at %.3f s, library wait returned at %.3f s), %.0f B/pod",
-				round+1, lib, r.Seconds, r.HandledSeconds, r.WaitSeconds, r.HeapAllocPerPod)
+			logf("sync run %d %s: %.3f s (last add handled at %.3f s, library wait returned at %.3f s), %.0f B/pod, CPU: client %.3f s, all cores %.3f s busy",
+				round+1, lib, r.Seconds, r.HandledSeconds, r.WaitSeconds, r.HeapAllocPerPod, r.ClientCPUSeconds, r.MachineBusySeconds)
 			seconds[lib] = append(seconds[lib], r.Seconds)
+			clientCPU[lib] = append(clientCPU[lib], r.ClientCPUSeconds)
+			machineCPU[lib] = append(machineCPU[lib], r.MachineBusySeconds)
 			heap[lib] = append(heap[lib], r.HeapAllocPerPod)
 		}
 		var f floorResult
@@ -403,6 +444,8 @@ func runCluster(ctx context.Context, o options, p printer) error {
 	}
 	for _, lib := range typedLibs {
 		logSpread("sync_seconds_10k "+lib, seconds[lib], "s")
+		logf("sync_seconds_10k %s CPU: client median %.3f s, all cores busy median %.3f s (of %.3f s available on %d cores)",
+			lib, median(clientCPU[lib]), median(machineCPU[lib]), median(seconds[lib])*float64(runtime.NumCPU()), runtime.NumCPU())
 	}
 	logSpread("sync_seconds_10k floor", floor, "s")
 	ours, raw, ctrl, floorSeconds := median(seconds[libOurs]), median(seconds[libRaw]), median(seconds[libCtrl]), median(floor)

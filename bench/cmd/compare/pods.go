@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -8,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -254,4 +256,32 @@ func decodedMetadataList(ns string, count int) *metav1.List {
 		list.Items[i].Object = item
 	}
 	return list
+}
+
+// decodedUnstructuredList returns realisticPodList(ns, count) as the dynamic
+// client holds it after decoding a LIST response, which it asks for as JSON.
+// Like decodedPodList and decodedMetadataList it goes through the encoding:
+// the pods are encoded to JSON as a server sends a PodList (kind and
+// apiVersion on the list, not on the items) and decoded again by
+// unstructured.UnstructuredJSONScheme, the decoder behind the dynamic
+// client's UnstructuredList. That decoder decodes the whole list once into
+// a map whose items it drops, then each item on its own: every pod is a
+// tree of maps and slices of its own holding strings of its own (numbers
+// become int64), given the list's apiVersion and the kind Pod, and Items
+// grew by appending.
+func decodedUnstructuredList(ns string, count int) (*unstructured.UnstructuredList, error) {
+	pods := realisticPodList(ns, count)
+	pods.TypeMeta = metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}
+	for i := range pods.Items {
+		pods.Items[i].TypeMeta = metav1.TypeMeta{}
+	}
+	data, err := json.Marshal(pods)
+	if err != nil {
+		return nil, fmt.Errorf("bench: encoding pods as JSON: %w", err)
+	}
+	list := &unstructured.UnstructuredList{}
+	if err := runtime.DecodeInto(unstructured.UnstructuredJSONScheme, data, list); err != nil {
+		return nil, fmt.Errorf("bench: decoding pods as unstructured: %w", err)
+	}
+	return list, nil
 }

@@ -11,7 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata/metadatainformer"
@@ -21,14 +24,22 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// The libraries compared. The -meta variants cache pod metadata only.
+// The libraries compared. The -meta variants cache pod metadata only, the
+// -unstructured ones whole pods as *unstructured.Unstructured, through each
+// library's dynamic-client path.
 const (
-	libOurs     = "ours"
-	libRaw      = "raw"
-	libCtrl     = "ctrl"
-	libOursMeta = "ours-meta"
-	libRawMeta  = "raw-meta"
-	libCtrlMeta = "ctrl-meta"
+	libOurs             = "ours"
+	libRaw              = "raw"
+	libCtrl             = "ctrl"
+	libOursMeta         = "ours-meta"
+	libRawMeta          = "raw-meta"
+	libCtrlMeta         = "ctrl-meta"
+	libOursUnstructured = "ours-unstructured"
+	libRawUnstructured  = "raw-unstructured"
+	libCtrlUnstructured = "ctrl-unstructured"
+	// libOursShare is ours with WithStringSharing, typed. Not part of the
+	// three-way comparison; it has lines of its own against raw and ctrl.
+	libOursShare = "ours-share"
 	// libOursKeep is ours with WithManagedFields: nothing stripped, no
 	// transform. Not part of the comparison; it tells what stripping costs.
 	libOursKeep = "ours-keep"
@@ -36,6 +47,19 @@ const (
 
 // typedLibs are the three libraries in the order they are compared.
 var typedLibs = []string{libOurs, libRaw, libCtrl}
+
+// deliveryLibs are the libraries of the delivery measurement: the three
+// compared and ours with string sharing.
+var deliveryLibs = []string{libOurs, libRaw, libCtrl, libOursShare}
+
+// heapLibs are the libraries of the heap measurement, in the order they
+// are measured.
+var heapLibs = []string{
+	libOurs, libRaw, libCtrl,
+	libOursMeta, libRawMeta, libCtrlMeta,
+	libOursShare,
+	libOursUnstructured, libRawUnstructured, libCtrlUnstructured,
+}
 
 // counter is the handler every library gets: it counts adds and updates,
 // and closes a channel when a count reaches the number wanted, so that the
@@ -102,23 +126,26 @@ type subject struct {
 // contacted before start.
 func newSubject(lib string, src *source, h *counter, o subjectOptions) (*subject, error) {
 	switch lib {
-	case libOurs, libOursMeta, libOursKeep:
+	case libOurs, libOursMeta, libOursUnstructured, libOursShare, libOursKeep:
 		return newOurs(lib, src, h, o)
 	case libRaw:
 		return newRaw(src, h, o)
 	case libRawMeta:
 		return newRawMetadata(src, h, o)
-	case libCtrl, libCtrlMeta:
+	case libRawUnstructured:
+		return newRawUnstructured(src, h, o)
+	case libCtrl, libCtrlMeta, libCtrlUnstructured:
 		return newCtrl(lib, src, h, o)
 	}
 	return nil, fmt.Errorf("unknown library %q", lib)
 }
 
-// newOurs uses this repository's library with its defaults.
+// newOurs uses this repository's library with its defaults; ours-share
+// adds WithStringSharing, ours-keep WithManagedFields.
 func newOurs(lib string, src *source, h *counter, o subjectOptions) (*subject, error) {
 	b := informer.NewBuilder()
 	if src.isFake() {
-		b.WithClients(src.kube, nil).WithMetadataClient(src.meta)
+		b.WithClients(src.kube, src.dyn).WithMetadataClient(src.meta)
 	} else {
 		b.WithConfig(src.config)
 	}
@@ -128,15 +155,24 @@ func newOurs(lib string, src *source, h *counter, o subjectOptions) (*subject, e
 	if o.namespace != "" {
 		b.WithNamespace(o.namespace)
 	}
-	if lib == libOursKeep {
+	switch lib {
+	case libOursKeep:
 		b.WithManagedFields()
+	case libOursShare:
+		b.WithStringSharing()
 	}
-	if lib == libOursMeta {
+	switch lib {
+	case libOursMeta:
 		informer.WatchMetadata(b, podsResource, informer.Funcs[*metav1.PartialObjectMetadata]{
 			OnAdd:    func(context.Context, *metav1.PartialObjectMetadata) { h.add() },
 			OnUpdate: func(_ context.Context, _, obj *metav1.PartialObjectMetadata) { h.update(obj) },
 		})
-	} else {
+	case libOursUnstructured:
+		informer.WatchResource(b, podsResource, informer.Funcs[*unstructured.Unstructured]{
+			OnAdd:    func(context.Context, *unstructured.Unstructured) { h.add() },
+			OnUpdate: func(_ context.Context, _, obj *unstructured.Unstructured) { h.update(obj) },
+		})
+	default:
 		informer.Watch(b, informer.Funcs[*corev1.Pod]{
 			OnAdd:    func(context.Context, *corev1.Pod) { h.add() },
 			OnUpdate: func(_ context.Context, _, obj *corev1.Pod) { h.update(obj) },
@@ -196,8 +232,23 @@ func (f metadataFactory) WaitForCacheSync(stop <-chan struct{}) map[any]bool {
 	return synced
 }
 
+// dynamicFactory adapts dynamicinformer.DynamicSharedInformerFactory to
+// rawFactory.
+type dynamicFactory struct {
+	dynamicinformer.DynamicSharedInformerFactory
+}
+
+func (f dynamicFactory) WaitForCacheSync(stop <-chan struct{}) map[any]bool {
+	synced := map[any]bool{}
+	for gvr, ok := range f.DynamicSharedInformerFactory.WaitForCacheSync(stop) {
+		synced[gvr] = ok
+	}
+	return synced
+}
+
 // rawSubject runs an informer of factory the way client-go's examples do:
-// Start, then WaitForCacheSync (which polls every 100 ms), then close the
+// Start, then WaitForCacheSync (in client-go v0.37 it waits on the
+// informers' sync signals, without polling), then close the
 // stop channel and Shutdown.
 func rawSubject(lib string, factory rawFactory, inf toolscache.SharedIndexInformer, h *counter) (*subject, error) {
 	if _, err := inf.AddEventHandler(rawHandler(h)); err != nil {
@@ -251,6 +302,24 @@ func newRawMetadata(src *source, h *counter, o subjectOptions) (*subject, error)
 	return rawSubject(libRawMeta, metadataFactory{factory}, factory.ForResource(podsResource).Informer(), h)
 }
 
+// newRawUnstructured uses client-go's dynamic informer factory
+// (dynamicinformer.NewDynamicSharedInformerFactory), as a program does for a
+// resource it has no Go type for.
+func newRawUnstructured(src *source, h *counter, o subjectOptions) (*subject, error) {
+	dyn := src.dyn
+	if !src.isFake() {
+		var err error
+		if dyn, err = dynamic.NewForConfig(src.config); err != nil {
+			return nil, err
+		}
+	}
+	factory := dynamicinformer.NewDynamicSharedInformerFactory(dyn, o.resync)
+	if o.namespace != "" {
+		factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, o.resync, o.namespace, nil)
+	}
+	return rawSubject(libRawUnstructured, dynamicFactory{factory}, factory.ForResource(podsResource).Informer(), h)
+}
+
 // fakeServer stands in for the rest.Config controller-runtime requires; no
 // request reaches it, since the informers are built on the fake source.
 var fakeServer = &rest.Config{Host: "http://127.0.0.1:1"}
@@ -259,13 +328,20 @@ var fakeServer = &rest.Config{Host: "http://127.0.0.1:1"}
 // GetInformer, AddEventHandler. On the fake source the two options that
 // would reach a server are replaced: Mapper by a static one that knows pods,
 // and NewInformer by client-go's own constructor (the default) given the
-// fake's list/watch instead of controller-runtime's.
+// fake's list/watch instead of controller-runtime's. ctrl-meta and
+// ctrl-unstructured ask GetInformer for a *metav1.PartialObjectMetadata and
+// an *unstructured.Unstructured whose kind is v1 Pod.
 func newCtrl(lib string, src *source, h *counter, o subjectOptions) (*subject, error) {
 	var obj client.Object = &corev1.Pod{}
-	if lib == libCtrlMeta {
+	switch lib {
+	case libCtrlMeta:
 		partial := &metav1.PartialObjectMetadata{}
 		partial.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
 		obj = partial
+	case libCtrlUnstructured:
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+		obj = u
 	}
 	opts := crcache.Options{}
 	cfg := src.config
@@ -275,9 +351,14 @@ func newCtrl(lib string, src *source, h *counter, o subjectOptions) (*subject, e
 		mapper.Add(corev1.SchemeGroupVersion.WithKind("Pod"), meta.RESTScopeNamespace)
 		opts.Mapper = mapper
 		opts.NewInformer = func(_ toolscache.ListerWatcher, example runtime.Object, resync time.Duration, indexers toolscache.Indexers) toolscache.SharedIndexInformer {
-			lw := src.fakePodsListWatch()
-			if _, ok := example.(*metav1.PartialObjectMetadata); ok {
+			var lw toolscache.ListerWatcher
+			switch example.(type) {
+			case *metav1.PartialObjectMetadata:
 				lw = src.fakeMetadataListWatch()
+			case *unstructured.Unstructured:
+				lw = src.fakeDynamicListWatch()
+			default:
+				lw = src.fakePodsListWatch()
 			}
 			return toolscache.NewSharedIndexInformer(lw, example, resync, indexers)
 		}

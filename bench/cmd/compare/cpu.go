@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cpuSample is what the sync measurement reads before and after a sync to
+// tell where the CPU went: this process's CPU time and the busy time of the
+// whole machine (every core, every process: the API server, etcd, this
+// client, anything else).
+type cpuSample struct {
+	self    time.Duration
+	machine time.Duration // ok is false when /proc/stat cannot be read
+	ok      bool
+}
+
+func sampleCPU() cpuSample {
+	var s cpuSample
+	var usage syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &usage) == nil {
+		s.self = time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+	}
+	s.machine, s.ok = machineBusy()
+	return s
+}
+
+// machineBusy returns the time all cores spent busy since boot, from the
+// first line of /proc/stat: user, nice, system, irq, softirq and steal
+// (idle and iowait are not busy).
+func machineBusy() (time.Duration, bool) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, false
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		n, err := strconv.ParseInt(fields[i], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		ticks += n
+	}
+	// USER_HZ is 100 on Linux for every architecture Go supports here.
+	return time.Duration(ticks) * (time.Second / 100), true
+}
