@@ -264,7 +264,10 @@ func runDelivery(ctx context.Context, o options, p printer, size int) error {
 	for _, lib := range deliveryLibs {
 		logSpread("delivery_ns_per_event"+sizeSuffix(size)+" "+lib, nanos[lib], "ns")
 	}
-	logf("allocs_per_event%s %s: median %.2f", sizeSuffix(size), libOursShare, median(allocs[libOursShare]))
+	for _, lib := range []string{libOursShare, libOursKeep} {
+		logf("allocs_per_event%s %s: median %.2f", sizeSuffix(size), lib, median(allocs[lib]))
+	}
+	logf("delivery_ns_per_event%s ours-keep/raw (no stripping): %.3f", sizeSuffix(size), median(nanos[libOursKeep])/median(nanos[libRaw]))
 	for _, c := range deliveryComparisons(size, nanos, allocs) {
 		p.compare(c)
 	}

@@ -49,8 +49,9 @@ const (
 var typedLibs = []string{libOurs, libRaw, libCtrl}
 
 // deliveryLibs are the libraries of the delivery measurement: the three
-// compared and ours with string sharing.
-var deliveryLibs = []string{libOurs, libRaw, libCtrl, libOursShare}
+// compared, ours with string sharing, and ours without the default
+// stripping (ours-keep: logged only, it tells what the stripping costs).
+var deliveryLibs = []string{libOurs, libRaw, libCtrl, libOursShare, libOursKeep}
 
 // heapLibs are the libraries of the heap measurement, in the order they
 // are measured.
