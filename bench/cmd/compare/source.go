@@ -104,41 +104,31 @@ func newFakeSource(lists fakeLists, watchBuffer int) *source {
 // fakePodsListWatch is the list/watch of pods over the fake typed client,
 // built as client-go's own pod informer builds it.
 func (s *source) fakePodsListWatch() toolscache.ListerWatcher {
-	pods := s.kube.CoreV1().Pods(metav1.NamespaceAll)
-	return toolscache.ToListWatcherWithWatchListSemantics(&toolscache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			return pods.List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return pods.Watch(ctx, opts)
-		},
-	}, s.kube)
+	return listWatch(s.kube.CoreV1().Pods(metav1.NamespaceAll), s.kube)
 }
 
 // fakeMetadataListWatch is the list/watch of pod metadata over the fake
 // metadata client, built as client-go's metadata informer builds it.
 func (s *source) fakeMetadataListWatch() toolscache.ListerWatcher {
-	pods := s.meta.Resource(podsResource).Namespace(metav1.NamespaceAll)
-	return toolscache.ToListWatcherWithWatchListSemantics(&toolscache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			return pods.List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return pods.Watch(ctx, opts)
-		},
-	}, s.meta)
+	return listWatch(s.meta.Resource(podsResource).Namespace(metav1.NamespaceAll), s.meta)
 }
 
 // fakeDynamicListWatch is the list/watch of pods over the fake dynamic
 // client, built as client-go's dynamic informer builds it.
 func (s *source) fakeDynamicListWatch() toolscache.ListerWatcher {
-	pods := s.dyn.Resource(podsResource).Namespace(metav1.NamespaceAll)
+	return listWatch(s.dyn.Resource(podsResource).Namespace(metav1.NamespaceAll), s.dyn)
+}
+
+// listWatch is the list/watch over client, with the watch-list semantics
+// of fake (which says it has none), as client-go's informers build theirs.
+func listWatch[L runtime.Object](client interface {
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}, fake any) toolscache.ListerWatcher {
 	return toolscache.ToListWatcherWithWatchListSemantics(&toolscache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			return pods.List(ctx, opts)
+			return client.List(ctx, opts)
 		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return pods.Watch(ctx, opts)
-		},
-	}, s.dyn)
+		WatchFuncWithContext: client.Watch,
+	}, fake)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -199,50 +201,32 @@ func rawHandler(h *counter) toolscache.ResourceEventHandlerFuncs {
 	}
 }
 
-// rawFactory is the part of client-go's two informer factories that a
-// subject uses.
+// rawFactory is the part of client-go's informer factories that a subject
+// uses.
 type rawFactory interface {
 	Start(stop <-chan struct{})
 	WaitForCacheSync(stop <-chan struct{}) map[any]bool
 	Shutdown()
 }
 
-// typedFactory adapts informers.SharedInformerFactory to rawFactory.
-type typedFactory struct {
-	informers.SharedInformerFactory
+// clientGoFactory is what client-go's typed, metadata and dynamic informer
+// factories have in common: their WaitForCacheSync differ only in the key
+// of the map they return (a type or a resource).
+type clientGoFactory[K comparable] interface {
+	Start(stop <-chan struct{})
+	WaitForCacheSync(stop <-chan struct{}) map[K]bool
+	Shutdown()
 }
 
-func (f typedFactory) WaitForCacheSync(stop <-chan struct{}) map[any]bool {
+// factoryOf adapts one of client-go's factories to rawFactory.
+type factoryOf[K comparable] struct {
+	clientGoFactory[K]
+}
+
+func (f factoryOf[K]) WaitForCacheSync(stop <-chan struct{}) map[any]bool {
 	synced := map[any]bool{}
-	for typ, ok := range f.SharedInformerFactory.WaitForCacheSync(stop) {
-		synced[typ] = ok
-	}
-	return synced
-}
-
-// metadataFactory adapts metadatainformer.SharedInformerFactory to rawFactory.
-type metadataFactory struct {
-	metadatainformer.SharedInformerFactory
-}
-
-func (f metadataFactory) WaitForCacheSync(stop <-chan struct{}) map[any]bool {
-	synced := map[any]bool{}
-	for gvr, ok := range f.SharedInformerFactory.WaitForCacheSync(stop) {
-		synced[gvr] = ok
-	}
-	return synced
-}
-
-// dynamicFactory adapts dynamicinformer.DynamicSharedInformerFactory to
-// rawFactory.
-type dynamicFactory struct {
-	dynamicinformer.DynamicSharedInformerFactory
-}
-
-func (f dynamicFactory) WaitForCacheSync(stop <-chan struct{}) map[any]bool {
-	synced := map[any]bool{}
-	for gvr, ok := range f.DynamicSharedInformerFactory.WaitForCacheSync(stop) {
-		synced[gvr] = ok
+	for key, ok := range f.clientGoFactory.WaitForCacheSync(stop) {
+		synced[key] = ok
 	}
 	return synced
 }
@@ -291,7 +275,7 @@ func newRaw(src *source, h *counter, o subjectOptions) (*subject, error) {
 	if o.namespace != "" {
 		factory = informers.NewSharedInformerFactoryWithOptions(kube, o.resync, informers.WithNamespace(o.namespace))
 	}
-	return rawSubject(libRaw, typedFactory{factory}, factory.Core().V1().Pods().Informer(), h)
+	return rawSubject(libRaw, factoryOf[reflect.Type]{factory}, factory.Core().V1().Pods().Informer(), h)
 }
 
 // newRawMetadata uses client-go's metadata informer factory.
@@ -300,7 +284,7 @@ func newRawMetadata(src *source, h *counter, o subjectOptions) (*subject, error)
 		return nil, errors.New("raw-meta runs on the fake source only")
 	}
 	factory := metadatainformer.NewFilteredSharedInformerFactory(src.meta, o.resync, o.namespace, nil)
-	return rawSubject(libRawMeta, metadataFactory{factory}, factory.ForResource(podsResource).Informer(), h)
+	return rawSubject(libRawMeta, factoryOf[schema.GroupVersionResource]{factory}, factory.ForResource(podsResource).Informer(), h)
 }
 
 // newRawUnstructured uses client-go's dynamic informer factory
@@ -318,7 +302,7 @@ func newRawUnstructured(src *source, h *counter, o subjectOptions) (*subject, er
 	if o.namespace != "" {
 		factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, o.resync, o.namespace, nil)
 	}
-	return rawSubject(libRawUnstructured, dynamicFactory{factory}, factory.ForResource(podsResource).Informer(), h)
+	return rawSubject(libRawUnstructured, factoryOf[schema.GroupVersionResource]{factory}, factory.ForResource(podsResource).Informer(), h)
 }
 
 // fakeServer stands in for the rest.Config controller-runtime requires; no
