@@ -131,6 +131,13 @@ func TestDefaultTransformStripsBulkyMetadata(t *testing.T) {
 			obj.(*corev1.Pod).Labels = map[string]string{"seen": "yes"}
 			return obj, nil
 		}}, false, map[string]string{"keep": "me"}, "yes"},
+		{"sharing strings keeps values", settings{shareStrings: true}, false, map[string]string{"keep": "me"}, ""},
+		{"sharing strings with managedFields kept", settings{keepManagedFields: true, shareStrings: true}, true,
+			map[string]string{lastAppliedAnnotation: "{}", "keep": "me"}, ""},
+		{"user transform runs after sharing", settings{shareStrings: true, transform: func(obj any) (any, error) {
+			obj.(*corev1.Pod).Labels = map[string]string{"seen": "yes"}
+			return obj, nil
+		}}, false, map[string]string{"keep": "me"}, "yes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -166,6 +166,28 @@ func TestStringSharingLeavesOtherValuesAlone(t *testing.T) {
 	}
 }
 
+func TestStringSharingWorksWithManagedFieldsKept(t *testing.T) {
+	transform := newTransform(settings{keepManagedFields: true, shareStrings: true})
+	var pods []*corev1.Pod
+	for i := range 2 {
+		p := decodedPod(i)
+		p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: fresh("kubelet")}}
+		if _, err := transform(p); err != nil {
+			t.Fatal(err)
+		}
+		pods = append(pods, p)
+	}
+	if len(pods[1].ManagedFields) != 1 {
+		t.Fatalf("managedFields: got %v, want the kubelet entry kept", pods[1].ManagedFields)
+	}
+	if !same(pods[0].ManagedFields[0].Manager, pods[1].ManagedFields[0].Manager) {
+		t.Error("the managers of the kept managedFields are two copies, want one")
+	}
+	if !same(pods[0].Spec.Containers[0].Image, pods[1].Spec.Containers[0].Image) {
+		t.Error("the images are two copies, want one")
+	}
+}
+
 func TestStringSharingIsSafeFromSeveralGoroutines(t *testing.T) {
 	transform := newTransform(settings{shareStrings: true})
 	var wg sync.WaitGroup
