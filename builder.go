@@ -273,8 +273,8 @@ func (b *Builder) WithManagedFields() *Builder {
 // 9.6 KB per realistic pod, BENCHMARKS.md) and costs about 3.5 µs of CPU
 // per received pod, against about 12 µs to decode it; that per-event cost
 // is why it is not the default. Strings are immutable, so the sharing
-// cannot be seen by handlers. Unstructured objects ([WatchResource]) are
-// not shared.
+// cannot be seen by handlers. Unstructured objects ([WatchResource]) share
+// their map keys and the string values under keys whose values repeat.
 func (b *Builder) WithStringSharing() *Builder {
 	return b.update(func() error {
 		b.settings.shareStrings = true

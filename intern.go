@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"sync"
 	"unsafe"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // String sharing ("interning") of cached objects.
@@ -23,6 +25,10 @@ import (
 // the table nor the CPU is spent on values that do not repeat. The table is
 // bounded: at maxInternEntries it starts afresh (objects keep the strings
 // they have).
+//
+// Unstructured objects are map trees: their keys (the field names, shared
+// by every object of a kind) and their string values are shared the same
+// way, values being judged per key name.
 //
 // Strings are immutable, so sharing them changes nothing a program can
 // observe without package unsafe. The transform only rewrites objects
@@ -49,7 +55,16 @@ type internTable struct {
 	// last caches the plan of the type seen last (an informer sees one).
 	lastType reflect.Type
 	lastPlan *stringPlan
+	// treeKeys counts the keys of unstructured objects; treeValues the
+	// string values under each key name (at most maxTreeValueStats names,
+	// then overflowValues for the rest).
+	treeKeys       fieldStats
+	treeValues     map[string]*fieldStats
+	overflowValues fieldStats
 }
+
+// maxTreeValueStats bounds the key names whose values are counted apart.
+const maxTreeValueStats = 4096
 
 // fieldStats count the lookups of one field in the current window.
 type fieldStats struct {
@@ -58,12 +73,24 @@ type fieldStats struct {
 }
 
 func newInternTable() *internTable {
-	return &internTable{strings: make(map[string]string), limit: maxInternEntries}
+	return &internTable{
+		strings:    make(map[string]string),
+		limit:      maxInternEntries,
+		treeValues: make(map[string]*fieldStats),
+	}
 }
 
-// internObject shares the strings of obj, a pointer to a struct, in place.
-// Other objects are left alone.
+// internObject shares the strings of obj, a pointer to a struct or an
+// *unstructured.Unstructured, in place. Other objects are left alone.
 func (t *internTable) internObject(obj any) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		if u != nil {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.shareTree(u.Object)
+		}
+		return
+	}
 	v := reflect.ValueOf(obj)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
 		return
@@ -83,12 +110,11 @@ func (t *internTable) internObject(obj any) {
 }
 
 // share returns the table's copy of s, adding s when it has none, or s
-// itself when field id is not shared.
-func (t *internTable) share(s string, id int) string {
+// itself when field f is not shared.
+func (t *internTable) share(s string, f *fieldStats) string {
 	if len(s) == 0 || len(s) > maxInternLen {
 		return s
 	}
-	f := &t.fields[id]
 	if f.skip {
 		return s
 	}
@@ -151,7 +177,7 @@ func (t *internTable) walk(p unsafe.Pointer, plan *stringPlan) {
 
 // shareAt replaces *s by the shared copy, writing only when it differs.
 func (t *internTable) shareAt(s *string, id int) {
-	if shared := t.share(*s, id); !sameString(shared, *s) {
+	if shared := t.share(*s, &t.fields[id]); !sameString(shared, *s) {
 		*s = shared
 	}
 }
@@ -166,10 +192,10 @@ func (t *internTable) shareMap(m map[string]string, keyID, valueID int) {
 	var buf [16]rekey
 	rekeys := buf[:0]
 	for k, v := range m {
-		if shared := t.share(v, valueID); !sameString(shared, v) {
+		if shared := t.share(v, &t.fields[valueID]); !sameString(shared, v) {
 			m[k] = shared
 		}
-		if shared := t.share(k, keyID); !sameString(shared, k) {
+		if shared := t.share(k, &t.fields[keyID]); !sameString(shared, k) {
 			rekeys = append(rekeys, rekey{k, shared})
 		}
 	}
@@ -178,6 +204,66 @@ func (t *internTable) shareMap(m map[string]string, keyID, valueID int) {
 		delete(m, r.old)
 		m[r.shared] = v
 	}
+}
+
+// shareTree shares the keys and string values of an unstructured object's
+// map tree. Values are counted per key name, so that the values of "uid"
+// or "name" can be skipped while those of "image" are shared. A string
+// value replaced in a map or slice is boxed anew (16 bytes) and its old
+// box freed.
+func (t *internTable) shareTree(m map[string]any) {
+	type rekey struct{ old, shared string }
+	var buf [16]rekey
+	rekeys := buf[:0]
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			if shared := t.share(v, t.valueStats(k)); !sameString(shared, v) {
+				m[k] = shared
+			}
+		case map[string]any:
+			t.shareTree(v)
+		case []any:
+			t.shareTreeSlice(v, k)
+		}
+		if shared := t.share(k, &t.treeKeys); !sameString(shared, k) {
+			rekeys = append(rekeys, rekey{k, shared})
+		}
+	}
+	for _, r := range rekeys {
+		v := m[r.old]
+		delete(m, r.old)
+		m[r.shared] = v
+	}
+}
+
+// shareTreeSlice shares the strings of items, the value of key.
+func (t *internTable) shareTreeSlice(items []any, key string) {
+	for i, v := range items {
+		switch v := v.(type) {
+		case string:
+			if shared := t.share(v, t.valueStats(key)); !sameString(shared, v) {
+				items[i] = shared
+			}
+		case map[string]any:
+			t.shareTree(v)
+		case []any:
+			t.shareTreeSlice(v, key)
+		}
+	}
+}
+
+// valueStats returns the counts of the values under key name key.
+func (t *internTable) valueStats(key string) *fieldStats {
+	if f, ok := t.treeValues[key]; ok {
+		return f
+	}
+	if len(t.treeValues) >= maxTreeValueStats {
+		return &t.overflowValues
+	}
+	f := &fieldStats{}
+	t.treeValues[key] = f
+	return f
 }
 
 // sliceHeader is the layout of a slice.

@@ -1,8 +1,8 @@
 package informer
 
 import (
+	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -106,7 +106,7 @@ func TestStringSharingTableIsBounded(t *testing.T) {
 	table.fields = make([]fieldStats, 1)
 	for i := range 50 {
 		s := fmt.Sprint("value-", i)
-		if got := table.share(s, 0); got != s {
+		if got := table.share(s, &table.fields[0]); got != s {
 			t.Fatalf("share(%q) = %q", s, got)
 		}
 		if len(table.strings) > table.limit {
@@ -156,13 +156,78 @@ func TestStringSharingFollowsRecursiveTypes(t *testing.T) {
 
 func TestStringSharingLeavesOtherValuesAlone(t *testing.T) {
 	table := newInternTable()
-	u := &unstructured.Unstructured{Object: map[string]any{"kind": "Pod", "metadata": map[string]any{"name": "a"}}}
-	want := u.DeepCopy()
-	for _, obj := range []any{nil, (*corev1.Pod)(nil), corev1.Pod{}, "text", 42, u, &struct{}{}} {
+	for _, obj := range []any{nil, (*corev1.Pod)(nil), corev1.Pod{}, "text", 42, &struct{}{}, (*unstructured.Unstructured)(nil), &unstructured.Unstructured{}} {
 		table.internObject(obj)
 	}
-	if !reflect.DeepEqual(u, want) {
-		t.Errorf("unstructured object changed: %v", u)
+	if len(table.strings) != 0 {
+		t.Errorf("the table holds %d strings, want none", len(table.strings))
+	}
+}
+
+// decodedUnstructured returns pod i as a dynamic client decodes it: a map
+// tree with every key and string in its own allocation.
+func decodedUnstructured(t *testing.T, i int) *unstructured.Unstructured {
+	t.Helper()
+	pod := decodedPod(i)
+	pod.Kind, pod.APIVersion = "Pod", "v1"
+	data, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(data); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestStringSharingSharesUnstructuredTrees(t *testing.T) {
+	table := newInternTable()
+	const n = 3 * internProbe
+	objs := make([]*unstructured.Unstructured, n)
+	for i := range objs {
+		objs[i] = decodedUnstructured(t, i)
+		want := objs[i].DeepCopy()
+		table.internObject(objs[i])
+		if diff := cmp.Diff(want.Object, objs[i].Object); diff != "" {
+			t.Fatalf("object %d changed (-before +after):\n%s", i, diff)
+		}
+	}
+	first, last := objs[0], objs[n-1]
+	str := func(u *unstructured.Unstructured, path ...string) string {
+		s, _, err := unstructured.NestedString(u.Object, path...)
+		if err != nil || s == "" {
+			t.Fatalf("%v: %q, %v", path, s, err)
+		}
+		return s
+	}
+	image := func(u *unstructured.Unstructured) string {
+		containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "containers")
+		return containers[0].(map[string]any)["image"].(string)
+	}
+	for what, pair := range map[string][2]string{
+		"namespace":   {str(first, "metadata", "namespace"), str(last, "metadata", "namespace")},
+		"label value": {str(first, "metadata", "labels", "tier"), str(last, "metadata", "labels", "tier")},
+		"image":       {image(first), image(last)},
+	} {
+		if !same(pair[0], pair[1]) {
+			t.Errorf("%s %q: the first and last objects hold two copies, want one", what, pair[0])
+		}
+	}
+	// Keys: "metadata" of the last object is the first object's.
+	for key := range last.Object {
+		shared := false
+		for firstKey := range first.Object {
+			shared = shared || same(key, firstKey)
+		}
+		if !shared {
+			t.Errorf("key %q of the last object is not the first object's", key)
+		}
+	}
+	// Values under "name" mix unique pod names with shared container names;
+	// those under "uid" never repeat and are skipped once judged.
+	if _, ok := table.strings[str(last, "metadata", "uid")]; ok {
+		t.Error("the table holds the last object's uid; values under \"uid\" should be skipped")
 	}
 }
 

@@ -146,6 +146,7 @@ func TestResultComparisons(t *testing.T) {
 				{"heap_bytes_per_pod_metadata_vs_raw_metadata_50k", heap[libOursMeta], heap[libRawMeta], heap[libCtrlMeta]},
 				{"heap_bytes_per_pod_shared_strings_50k", heap[libOursShare], heap[libRaw], heap[libCtrl]},
 				{"heap_bytes_per_pod_unstructured_50k", heap[libOursUnstructured], heap[libRawUnstructured], heap[libCtrlUnstructured]},
+				{"heap_bytes_per_pod_unstructured_shared_strings_50k", heap[libOursUnstructuredShare], heap[libRawUnstructured], heap[libCtrlUnstructured]},
 			},
 		},
 	}
@@ -224,8 +225,10 @@ func TestHeapWiring(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if share, ours := heap[libOursShare], heap[libOurs]; share >= ours {
-		t.Errorf("ours-share keeps %.0f bytes per pod, ours %.0f: want less with string sharing", share, ours)
+	for share, plain := range map[string]string{libOursShare: libOurs, libOursUnstructuredShare: libOursUnstructured} {
+		if heap[share] >= heap[plain] {
+			t.Errorf("%s keeps %.0f bytes per pod, %s %.0f: want less with string sharing", share, heap[share], plain, heap[plain])
+		}
 	}
 }
 
@@ -234,7 +237,7 @@ func TestHeapWiring(t *testing.T) {
 // watch: every add and every update must reach the handler.
 func TestUnstructuredWiring(t *testing.T) {
 	const pods, updates = 20, 50
-	for _, lib := range []string{libOursUnstructured, libRawUnstructured, libCtrlUnstructured} {
+	for _, lib := range []string{libOursUnstructured, libRawUnstructured, libCtrlUnstructured, libOursUnstructuredShare} {
 		t.Run(lib, func(t *testing.T) {
 			list := func() (*unstructured.UnstructuredList, error) { return decodedUnstructuredList(benchNamespace, pods) }
 			src := newFakeSource(fakeLists{dynamic: list}, updates)

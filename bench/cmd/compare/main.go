@@ -23,12 +23,14 @@
 //   - heap_bytes_per_pod_<N>, heap_bytes_per_pod_metadata_<N>,
 //     heap_bytes_per_pod_metadata_vs_raw_metadata_<N>,
 //     heap_bytes_per_pod_shared_strings_<N> (ours-share against the raw and
-//     ctrl figures of heap_bytes_per_pod_<N>) and
+//     ctrl figures of heap_bytes_per_pod_<N>),
 //     heap_bytes_per_pod_unstructured_<N> (each library caching
 //     *unstructured.Unstructured: WatchResource, client-go's dynamic
-//     informer, controller-runtime's cache given an unstructured Pod): heap
-//     kept per pod after syncing N realistic pods from a fake LIST, each
-//     library in a child process of its own.
+//     informer, controller-runtime's cache given an unstructured Pod) and
+//     heap_bytes_per_pod_unstructured_shared_strings_<N> (ours with
+//     WithStringSharing against the same raw and ctrl figures): heap kept
+//     per pod after syncing N realistic pods from a fake LIST, each library
+//     in a child process of its own.
 //   - noop_resync_calls: handler calls for 10k unchanged pods, 1 s resync,
 //     during 5 s.
 //   - sync_seconds_10k, sync_over_floor_10k, sync_seconds_10k_floor,
@@ -358,6 +360,8 @@ func heapComparisons(size int, heap map[string]float64) []comparison {
 			ours: heap[libOursShare], raw: heap[libRaw], ctrl: heap[libCtrl]},
 		{name: "heap_bytes_per_pod_unstructured" + suffix, unit: "B",
 			ours: heap[libOursUnstructured], raw: heap[libRawUnstructured], ctrl: heap[libCtrlUnstructured]},
+		{name: "heap_bytes_per_pod_unstructured_shared_strings" + suffix, unit: "B",
+			ours: heap[libOursUnstructuredShare], raw: heap[libRawUnstructured], ctrl: heap[libCtrlUnstructured]},
 	}
 }
 

@@ -42,6 +42,8 @@ const (
 	// libOursShare is ours with WithStringSharing, typed. Not part of the
 	// three-way comparison; it has lines of its own against raw and ctrl.
 	libOursShare = "ours-share"
+	// libOursUnstructuredShare is ours-unstructured with WithStringSharing.
+	libOursUnstructuredShare = "ours-unstructured-share"
 	// libOursKeep is ours with WithManagedFields: nothing stripped, no
 	// transform. Not part of the comparison; it tells what stripping costs.
 	libOursKeep = "ours-keep"
@@ -62,6 +64,7 @@ var heapLibs = []string{
 	libOursMeta, libRawMeta, libCtrlMeta,
 	libOursShare,
 	libOursUnstructured, libRawUnstructured, libCtrlUnstructured,
+	libOursUnstructuredShare,
 }
 
 // counter is the handler every library gets: it counts adds and updates,
@@ -129,7 +132,7 @@ type subject struct {
 // contacted before start.
 func newSubject(lib string, src *source, h *counter, o subjectOptions) (*subject, error) {
 	switch lib {
-	case libOurs, libOursMeta, libOursUnstructured, libOursShare, libOursKeep:
+	case libOurs, libOursMeta, libOursUnstructured, libOursShare, libOursUnstructuredShare, libOursKeep:
 		return newOurs(lib, src, h, o)
 	case libRaw:
 		return newRaw(src, h, o)
@@ -161,7 +164,7 @@ func newOurs(lib string, src *source, h *counter, o subjectOptions) (*subject, e
 	switch lib {
 	case libOursKeep:
 		b.WithManagedFields()
-	case libOursShare:
+	case libOursShare, libOursUnstructuredShare:
 		b.WithStringSharing()
 	}
 	switch lib {
@@ -170,7 +173,7 @@ func newOurs(lib string, src *source, h *counter, o subjectOptions) (*subject, e
 			OnAdd:    func(context.Context, *metav1.PartialObjectMetadata) { h.add() },
 			OnUpdate: func(_ context.Context, _, obj *metav1.PartialObjectMetadata) { h.update(obj) },
 		})
-	case libOursUnstructured:
+	case libOursUnstructured, libOursUnstructuredShare:
 		informer.WatchResource(b, podsResource, informer.Funcs[*unstructured.Unstructured]{
 			OnAdd:    func(context.Context, *unstructured.Unstructured) { h.add() },
 			OnUpdate: func(_ context.Context, _, obj *unstructured.Unstructured) { h.update(obj) },
