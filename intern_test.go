@@ -166,7 +166,7 @@ func TestStringSharingLeavesOtherValuesAlone(t *testing.T) {
 
 // decodedUnstructured returns pod i as a dynamic client decodes it: a map
 // tree with every key and string in its own allocation.
-func decodedUnstructured(t *testing.T, i int) *unstructured.Unstructured {
+func decodedUnstructured(t testing.TB, i int) *unstructured.Unstructured {
 	t.Helper()
 	pod := decodedPod(i)
 	pod.Kind, pod.APIVersion = "Pod", "v1"
@@ -321,5 +321,35 @@ func BenchmarkStringSharing(b *testing.B) {
 			b.StartTimer()
 		}
 		table.internObject(pods[i%batch])
+	}
+}
+
+// BenchmarkStringSharingUnstructured is BenchmarkStringSharing for the same
+// pods as unstructured objects.
+func BenchmarkStringSharingUnstructured(b *testing.B) {
+	const batch = 1000
+	next := 0
+	decode := func() []*unstructured.Unstructured {
+		objs := make([]*unstructured.Unstructured, batch)
+		for i := range objs {
+			objs[i] = decodedUnstructured(b, next)
+			next++
+		}
+		return objs
+	}
+	table := newInternTable()
+	for _, u := range decode() {
+		table.internObject(u)
+	}
+	objs := decode()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%batch == 0 && i > 0 {
+			b.StopTimer()
+			objs = decode()
+			b.StartTimer()
+		}
+		table.internObject(objs[i%batch])
 	}
 }
