@@ -270,7 +270,7 @@ func (b *Builder) WithManagedFields() *Builder {
 // values do not repeat (names, UIDs, IPs) are detected and skipped.
 //
 // It takes about 15% off the memory of cached pods (8.2 KB instead of
-// 9.6 KB per realistic pod, BENCHMARKS.md) and costs about 3.5 µs of CPU
+// 9.6 KB per realistic pod, BENCHMARKS.md) and costs about 3 µs of CPU
 // per received pod, against about 12 µs to decode it; that per-event cost
 // is why it is not the default. Strings are immutable, so the sharing
 // cannot be seen by handlers. Unstructured objects ([WatchResource]) share

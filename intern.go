@@ -66,10 +66,14 @@ type internTable struct {
 // maxTreeValueStats bounds the key names whose values are counted apart.
 const maxTreeValueStats = 4096
 
-// fieldStats count the lookups of one field in the current window.
+// fieldStats count the lookups of one field in the current window, and
+// keep the field's last shared value: many fields hold the same value in
+// object after object (a namespace, an image, "True"), and comparing with
+// it is cheaper than a lookup.
 type fieldStats struct {
 	seen, shared uint32
 	skip         bool
+	last         string
 }
 
 func newInternTable() *internTable {
@@ -118,7 +122,12 @@ func (t *internTable) share(s string, f *fieldStats) string {
 	if f.skip {
 		return s
 	}
-	shared, found := t.strings[s]
+	shared, found := f.last, f.last == s
+	if !found {
+		if shared, found = t.strings[s]; found {
+			f.last = shared
+		}
+	}
 	f.seen++
 	if found {
 		f.shared++
@@ -136,6 +145,7 @@ func (t *internTable) share(s string, f *fieldStats) string {
 		t.strings = make(map[string]string)
 	}
 	t.strings[s] = s
+	f.last = s
 	return s
 }
 
@@ -151,7 +161,11 @@ func (t *internTable) walk(p unsafe.Pointer, plan *stringPlan) {
 		field := unsafe.Add(p, op.off)
 		switch op.kind {
 		case opString:
-			t.shareAt((*string)(field), op.id)
+			// Most string fields are empty or skipped: decide that here,
+			// where it inlines.
+			if s := (*string)(field); len(*s) != 0 && !t.fields[op.id].skip {
+				t.shareAt(s, op.id)
+			}
 		case opStringPointer:
 			if s := *(**string)(field); s != nil {
 				t.shareAt(s, op.id)
