@@ -130,3 +130,35 @@ func ExampleSyncError() {
 	// pods forbidden: true
 	// timed out: true
 }
+
+// A large cache costs less memory when its objects share the strings that
+// repeat between them; handlers and listers see the same values as without.
+func ExampleBuilder_WithStringSharing() {
+	ctx := context.Background()
+	kube := fake.NewClientset(newPod("shop", "web-1", "web"), newPod("shop", "web-2", "web"))
+
+	b := informer.NewBuilder().WithClients(kube, nil).WithStringSharing()
+	pods := informer.Watch(b, informer.Funcs[*corev1.Pod]{})
+	inf, err := b.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := inf.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer inf.Stop()
+	if err := inf.WaitForSync(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	cached, err := pods.Lister().ListNamespace("shop", labels.SelectorFromSet(labels.Set{"app": "web"}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(cached), "pods labelled app=web")
+	// Output:
+	// 2 pods labelled app=web
+}
