@@ -196,13 +196,12 @@ func (t *internTable) shareAt(s *string, id int) {
 	}
 }
 
-// shareMap shares the keys and values of m. Values are replaced in place;
-// a key is replaced by deleting and re-adding its entry, after the loop.
+// shareMap shares the keys and values of m. Values are replaced in place,
+// keys by applyRekeys.
 func (t *internTable) shareMap(m map[string]string, keyID, valueID int) {
 	if len(m) == 0 {
 		return
 	}
-	type rekey struct{ old, shared string }
 	var buf [16]rekey
 	rekeys := buf[:0]
 	for k, v := range m {
@@ -213,6 +212,16 @@ func (t *internTable) shareMap(m map[string]string, keyID, valueID int) {
 			rekeys = append(rekeys, rekey{k, shared})
 		}
 	}
+	applyRekeys(m, rekeys)
+}
+
+// rekey is a map key to replace by its shared copy.
+type rekey struct{ old, shared string }
+
+// applyRekeys replaces keys of m by their shared copies, each by deleting
+// and re-adding its entry (a map's keys cannot be assigned; doing it after
+// the loop that found them keeps that loop's iteration well defined).
+func applyRekeys[V any](m map[string]V, rekeys []rekey) {
 	for _, r := range rekeys {
 		v := m[r.old]
 		delete(m, r.old)
@@ -226,7 +235,6 @@ func (t *internTable) shareMap(m map[string]string, keyID, valueID int) {
 // value replaced in a map or slice is boxed anew (16 bytes) and its old
 // box freed.
 func (t *internTable) shareTree(m map[string]any) {
-	type rekey struct{ old, shared string }
 	var buf [16]rekey
 	rekeys := buf[:0]
 	for k, v := range m {
@@ -244,11 +252,7 @@ func (t *internTable) shareTree(m map[string]any) {
 			rekeys = append(rekeys, rekey{k, shared})
 		}
 	}
-	for _, r := range rekeys {
-		v := m[r.old]
-		delete(m, r.old)
-		m[r.shared] = v
-	}
+	applyRekeys(m, rekeys)
 }
 
 // shareTreeSlice shares the strings of items, the value of key.

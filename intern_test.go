@@ -297,57 +297,39 @@ func TestWithStringSharingSharesAcrossCachedObjects(t *testing.T) {
 // BenchmarkStringSharing measures the CPU the sharing costs per pod once
 // the table is warm (the pods are decoded outside the timer).
 func BenchmarkStringSharing(b *testing.B) {
-	const batch = 1000
-	next := 0
-	decode := func() []*corev1.Pod {
-		pods := make([]*corev1.Pod, batch)
-		for i := range pods {
-			pods[i] = decodedPod(next)
-			next++
-		}
-		return pods
-	}
-	table := newInternTable()
-	for _, p := range decode() {
-		table.internObject(p)
-	}
-	pods := decode()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		if i%batch == 0 && i > 0 {
-			b.StopTimer()
-			pods = decode()
-			b.StartTimer()
-		}
-		table.internObject(pods[i%batch])
-	}
+	benchmarkSharing(b, func(i int) any { return decodedPod(i) })
 }
 
 // BenchmarkStringSharingUnstructured is BenchmarkStringSharing for the same
 // pods as unstructured objects.
 func BenchmarkStringSharingUnstructured(b *testing.B) {
+	benchmarkSharing(b, func(i int) any { return decodedUnstructured(b, i) })
+}
+
+// benchmarkSharing times internObject on objects decode makes, a fresh
+// batch of them each time the last one is used up, outside the timer.
+func benchmarkSharing(b *testing.B, decode func(i int) any) {
 	const batch = 1000
 	next := 0
-	decode := func() []*unstructured.Unstructured {
-		objs := make([]*unstructured.Unstructured, batch)
+	decodeBatch := func() []any {
+		objs := make([]any, batch)
 		for i := range objs {
-			objs[i] = decodedUnstructured(b, next)
+			objs[i] = decode(next)
 			next++
 		}
 		return objs
 	}
 	table := newInternTable()
-	for _, u := range decode() {
-		table.internObject(u)
+	for _, obj := range decodeBatch() {
+		table.internObject(obj)
 	}
-	objs := decode()
+	objs := decodeBatch()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		if i%batch == 0 && i > 0 {
 			b.StopTimer()
-			objs = decode()
+			objs = decodeBatch()
 			b.StartTimer()
 		}
 		table.internObject(objs[i%batch])
