@@ -231,22 +231,13 @@ func applyRekeys[V any](m map[string]V, rekeys []rekey) {
 
 // shareTree shares the keys and string values of an unstructured object's
 // map tree. Values are counted per key name, so that the values of "uid"
-// or "name" can be skipped while those of "image" are shared. A string
-// value replaced in a map or slice is boxed anew (16 bytes) and its old
-// box freed.
+// or "name" can be skipped while those of "image" are shared.
 func (t *internTable) shareTree(m map[string]any) {
 	var buf [16]rekey
 	rekeys := buf[:0]
 	for k, v := range m {
-		switch v := v.(type) {
-		case string:
-			if shared := t.share(v, t.valueStats(k)); !sameString(shared, v) {
-				m[k] = shared
-			}
-		case map[string]any:
-			t.shareTree(v)
-		case []any:
-			t.shareTreeSlice(v, k)
+		if shared, ok := t.shareTreeValue(v, k); ok {
+			m[k] = shared
 		}
 		if shared := t.share(k, &t.treeKeys); !sameString(shared, k) {
 			rekeys = append(rekeys, rekey{k, shared})
@@ -255,20 +246,26 @@ func (t *internTable) shareTree(m map[string]any) {
 	applyRekeys(m, rekeys)
 }
 
-// shareTreeSlice shares the strings of items, the value of key.
-func (t *internTable) shareTreeSlice(items []any, key string) {
-	for i, v := range items {
-		switch v := v.(type) {
-		case string:
-			if shared := t.share(v, t.valueStats(key)); !sameString(shared, v) {
-				items[i] = shared
+// shareTreeValue shares the strings in v, found under key name key (the
+// items of a list count as values of the list's key). For a string whose
+// shared copy is another allocation it returns that copy, for the caller to
+// store in v's place: boxed anew (16 bytes), the old box freed.
+func (t *internTable) shareTreeValue(v any, key string) (any, bool) {
+	switch v := v.(type) {
+	case string:
+		if shared := t.share(v, t.valueStats(key)); !sameString(shared, v) {
+			return shared, true
+		}
+	case map[string]any:
+		t.shareTree(v)
+	case []any:
+		for i, item := range v {
+			if shared, ok := t.shareTreeValue(item, key); ok {
+				v[i] = shared
 			}
-		case map[string]any:
-			t.shareTree(v)
-		case []any:
-			t.shareTreeSlice(v, key)
 		}
 	}
+	return nil, false
 }
 
 // valueStats returns the counts of the values under key name key.
