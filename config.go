@@ -110,7 +110,8 @@ func (b *Builder) restConfig() (*rest.Config, error) {
 func LoadConfig(path, context string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = path
-	if os.Getenv(clientcmd.RecommendedConfigPathEnvVar) == "" {
+	envPath := os.Getenv(clientcmd.RecommendedConfigPathEnvVar)
+	if envPath == "" {
 		// clientcmd computes the home file once, when the program starts;
 		// look it up now so that a changed $HOME is honoured.
 		rules.Precedence = []string{filepath.Join(homedir.HomeDir(), clientcmd.RecommendedHomeDir, clientcmd.RecommendedFileName)}
@@ -119,7 +120,7 @@ func LoadConfig(path, context string) (*rest.Config, error) {
 
 	// In-cluster comes before ~/.kube/config, but only when no kubeconfig was
 	// named explicitly or through $KUBECONFIG and no context was asked for.
-	if path == "" && context == "" && os.Getenv(clientcmd.RecommendedConfigPathEnvVar) == "" {
+	if path == "" && context == "" && envPath == "" {
 		if cfg, err := rest.InClusterConfig(); err == nil {
 			return cfg, nil
 		} else if !errors.Is(err, rest.ErrNotInCluster) {

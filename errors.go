@@ -16,7 +16,8 @@ import (
 var (
 	// ErrAlreadyStarted is returned by [Informer.Start] when called a second time.
 	ErrAlreadyStarted = errors.New("informer: already started")
-	// ErrNotStarted is returned by [Informer.WaitForSync] before [Informer.Start].
+	// ErrNotStarted is returned by [Informer.WaitForSync], [Informer.Ready] and
+	// [Informer.Healthy] before [Informer.Start].
 	ErrNotStarted = errors.New("informer: not started")
 	// ErrStopped is returned by methods called after [Informer.Stop], and is the
 	// cause of the context handed to handlers once Stop was called.
@@ -59,8 +60,9 @@ var (
 type SyncError struct {
 	// Unsynced lists the informers that had not synced, in registration order.
 	Unsynced []UnsyncedInformer
-	// Cause is why waiting stopped: [ErrSyncTimeout], [ErrStopped] or the
-	// cause of the caller's context.
+	// Cause is why waiting stopped: [ErrSyncTimeout], [ErrFailFast],
+	// [ErrStopped] or the cause of the caller's context. From
+	// [Informer.Ready], an error saying the informers have not synced yet.
 	Cause error
 }
 
@@ -71,8 +73,8 @@ type UnsyncedInformer struct {
 	Resource string
 	// LastError is the last list/watch error the informer saw, classified
 	// (it wraps one of [ErrForbidden], [ErrUnauthorized], [ErrResourceNotFound],
-	// [ErrUnreachable] where one applies). Nil when no error was seen: the
-	// initial list was still in progress.
+	// [ErrUnreachable], [ErrUntrustedServer] where one applies). Nil when no
+	// error was seen, or when the cache had synced (see CacheSynced).
 	LastError error
 	// LastErrorTime is when LastError was seen.
 	LastErrorTime time.Time

@@ -103,24 +103,13 @@ type resource struct {
 	// API server (list items and watch events), counted by the transform,
 	// which client-go calls once for each of them.
 	received atomic.Int64
+	// started is set when the informer's factory is asked to start it.
+	started atomic.Bool
 
 	mu          sync.Mutex
 	handlers    []registration
 	lastErr     error
 	lastErrTime time.Time
-	started     bool
-}
-
-func (r *resource) hasStarted() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.started
-}
-
-func (r *resource) markStarted() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.started = true
 }
 
 func (r *resource) addHandler(reg registration) {

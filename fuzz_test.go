@@ -14,8 +14,10 @@ import (
 // notifications client-go can produce (adds, updates, resyncs, relists with
 // unchanged objects, deletes, tombstones with and without a last state) and
 // checks that the state a handler rebuilds from its callbacks equals the
-// informer's, that no-op updates never reach it, and that every update and
-// delete concerns an object the handler knows, with the old object it saw.
+// informer's, that no-op updates never reach it, that every update and
+// delete concerns an object the handler knows, with the old object it saw,
+// and that registrations with and without callbacks count as seen exactly
+// the notifications the API server caused (the backlog's accounting).
 //
 // Each input byte is one step: the low 2 bits pick one of 4 keys, the rest
 // picks the notification. The seed corpus runs in every `go test`.
@@ -28,6 +30,7 @@ func FuzzDispatch(f *testing.F) {
 		cached := map[string]*corev1.Pod{} // what the informer holds
 		rebuilt := map[string]version{}    // what the handler rebuilt
 		var rv int
+		var received int64 // notifications of objects the API server sent
 		var problems []string
 		report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
@@ -61,6 +64,10 @@ func FuzzDispatch(f *testing.F) {
 				delete(rebuilt, p.Name)
 			},
 		}}
+		bare := &Registration[*corev1.Pod]{contexts: newEventContexts(context.Background())}
+		onAdd := func(p *corev1.Pod) { r.onAdd(p, false); bare.onAdd(p, false) }
+		onUpdate := func(oldPod, newPod *corev1.Pod) { r.onUpdate(oldPod, newPod); bare.onUpdate(oldPod, newPod) }
+		onDelete := func(d cache.DeletedObject[*corev1.Pod]) { r.onDelete(d); bare.onDelete(d) }
 
 		for _, step := range steps {
 			name := "p" + strconv.Itoa(int(step&3))
@@ -71,23 +78,26 @@ func FuzzDispatch(f *testing.F) {
 				next := pod("default", name, strconv.Itoa(rv))
 				next.ResourceVersion = strconv.Itoa(rv)
 				cached[name] = next
+				received++
 				if old == nil {
-					r.onAdd(next, false)
+					onAdd(next)
 				} else {
-					r.onUpdate(old, next)
+					onUpdate(old, next)
 				}
 			case 2: // periodic resync: the same object twice
 				if old != nil {
-					r.onUpdate(old, old)
+					onUpdate(old, old)
 				}
 			case 3: // relist returned the object unchanged: equal copy
 				if old != nil {
-					r.onUpdate(old, old.DeepCopy())
+					received++
+					onUpdate(old, old.DeepCopy())
 				}
 			case 4: // watched delete
 				if old != nil {
 					delete(cached, name)
-					r.onDelete(cache.DeletedObject[*corev1.Pod]{OptionalObj: old})
+					received++
+					onDelete(cache.DeletedObject[*corev1.Pod]{OptionalObj: old})
 				}
 			case 5: // delete noticed on relist: tombstone, sometimes without state
 				if old != nil {
@@ -97,11 +107,16 @@ func FuzzDispatch(f *testing.F) {
 					if step&0x80 == 0 {
 						tomb.Obj, deleted.OptionalObj = old, old
 					}
-					r.onDelete(deleted)
+					onDelete(deleted)
 				}
 			}
 		}
 
+		for _, reg := range []*Registration[*corev1.Pod]{r, bare} {
+			if got := reg.seen.Load(); got != received {
+				t.Errorf("seen: got %d, want %d notifications from the server (callbacks: %v)", got, received, reg.funcs.OnAdd != nil)
+			}
+		}
 		for _, p := range problems {
 			t.Error(p)
 		}

@@ -124,8 +124,10 @@ func WithName(name string) WatchOption {
 
 // WithIndex adds an index named name to the shared cache of the registration's
 // resource, for [Lister.ByIndex]. indexFunc returns the index values of an
-// object. Two registrations on one resource must not add different
-// functions under the same name.
+// object. Index names belong to the shared cache: once one registration on a
+// resource added an index, another one adding the same name fails (an error
+// from [Builder.Build], or [Registration.Err] after Build). Add an index
+// once: every Lister of the resource can use it.
 func WithIndex[T Object](name string, indexFunc func(obj T) ([]string, error)) WatchOption {
 	return func(o *watchOptions) {
 		if name == "" || indexFunc == nil {
@@ -179,14 +181,14 @@ type Registration[T Object] struct {
 type registration interface {
 	resourceKey() resourceKey
 	validate() error
-	attach(inf *Informer, res *resource, contexts *eventContexts) error
+	attach(res *resource, contexts *eventContexts, crashOnPanic bool) error
 	setContexts(contexts *eventContexts)
 	fail(err error)
 	syncedChecker() cache.DoneChecker
 	displayName() string
 	running() bool
 	optional() bool
-	stats() Stats
+	Stats() Stats
 }
 
 func (r *Registration[T]) resourceKey() resourceKey { return r.key }
@@ -271,7 +273,7 @@ func (r *Registration[T]) Stats() Stats {
 	return st
 }
 
-func (r *Registration[T]) attach(inf *Informer, res *resource, contexts *eventContexts) error {
+func (r *Registration[T]) attach(res *resource, contexts *eventContexts, crashOnPanic bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -283,8 +285,8 @@ func (r *Registration[T]) attach(inf *Informer, res *resource, contexts *eventCo
 		}
 	}
 	r.res = res
-	r.late = res.hasStarted()
-	r.crash = inf.settings.crashOnPanic
+	r.late = res.started.Load()
+	r.crash = crashOnPanic
 	r.contexts = contexts
 	r.name = r.opts.name
 	if r.name == "" {
@@ -320,8 +322,6 @@ func (r *Registration[T]) displayName() string {
 }
 
 func (r *Registration[T]) optional() bool { return r.opts.optional }
-
-func (r *Registration[T]) stats() Stats { return r.Stats() }
 
 func (r *Registration[T]) running() bool {
 	return r.started.Load() != r.finished.Load()
@@ -364,14 +364,15 @@ func (r *Registration[T]) onUpdate(oldObj, newObj T) {
 }
 
 func (r *Registration[T]) onDelete(deleted cache.DeletedObject[T]) {
+	if deleted.FinalStateUnknown == nil {
+		r.seen.Add(1) // tombstones come from a relist's bookkeeping, not from the server
+	}
 	if r.funcs.OnDelete == nil {
 		return
 	}
 	ctx := r.contexts.plain
 	obj := deleted.OptionalObj
-	if deleted.FinalStateUnknown == nil {
-		r.seen.Add(1) // tombstones come from a relist's bookkeeping, not from the server
-	} else {
+	if deleted.FinalStateUnknown != nil {
 		ctx = r.contexts.finalStateUnknown
 		var zero T
 		if obj == zero {

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -108,6 +109,11 @@ func TestNilCallbacksAreNoOps(t *testing.T) {
 	if got := r.Stats().Delivered; got != 0 {
 		t.Errorf("delivered: got %d, want 0 for nil callbacks", got)
 	}
+	// The backlog counts events a registration has not reached, whether or
+	// not it has a callback for them.
+	if got := r.seen.Load(); got != 3 {
+		t.Errorf("events seen: got %d, want 3 (add, update, delete) with nil callbacks", got)
+	}
 }
 
 func TestDefaultTransformStripsBulkyMetadata(t *testing.T) {
@@ -161,6 +167,46 @@ func TestDefaultTransformStripsBulkyMetadata(t *testing.T) {
 			}
 			if got.Labels["seen"] != tt.wantLabel {
 				t.Errorf("user transform label: got %q, want %q", got.Labels["seen"], tt.wantLabel)
+			}
+		})
+	}
+}
+
+func TestDefaultTransformStripsUnstructuredAndMetadataObjects(t *testing.T) {
+	newUnstructured := func(annotations map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{
+			"name":          "a",
+			"managedFields": []any{map[string]any{"manager": "kubectl"}},
+			"annotations":   annotations,
+		}}}
+	}
+	tests := []struct {
+		name            string
+		obj             metav1.Object
+		wantAnnotations map[string]string
+	}{
+		{"unstructured", newUnstructured(map[string]any{lastAppliedAnnotation: "{}", "keep": "me"}), map[string]string{"keep": "me"}},
+		{"unstructured, last-applied only", newUnstructured(map[string]any{lastAppliedAnnotation: "{}"}), nil},
+		{"metadata", &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+			Name:          "a",
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+			Annotations:   map[string]string{lastAppliedAnnotation: "{}", "keep": "me"},
+		}}, map[string]string{"keep": "me"}},
+	}
+	transform := newTransform(settings{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Twice: transforms must be idempotent.
+			for range 2 {
+				if _, err := transform(tt.obj); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := tt.obj.GetManagedFields(); got != nil {
+				t.Errorf("managedFields: got %v, want none", got)
+			}
+			if diff := cmp.Diff(tt.wantAnnotations, tt.obj.GetAnnotations()); diff != "" {
+				t.Errorf("annotations (-want +got):\n%s", diff)
 			}
 		})
 	}

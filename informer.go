@@ -42,6 +42,7 @@ type Informer struct {
 	errSignal chan struct{} // closed and replaced at each list/watch error
 }
 
+// newInformer returns an Informer, not started, using clients and s.
 func newInformer(clients clientSet, s settings) *Informer {
 	return &Informer{
 		settings:  s,
@@ -63,7 +64,7 @@ func (i *Informer) attach(reg registration) error {
 	if err != nil {
 		return err
 	}
-	if err := reg.attach(i, res, i.contexts); err != nil {
+	if err := reg.attach(res, i.contexts, i.settings.crashOnPanic); err != nil {
 		return err
 	}
 	if i.started {
@@ -75,7 +76,7 @@ func (i *Informer) attach(reg registration) error {
 // startFactories starts every informer not started yet. The caller holds i.mu.
 func (i *Informer) startFactories() {
 	for _, res := range i.order {
-		res.markStarted()
+		res.started.Store(true)
 	}
 	i.factories.start(i.runCtx.Done())
 }
@@ -310,8 +311,8 @@ func newSyncError(resources []*resource, cause error) error {
 
 // Run starts the informers, waits for the caches to sync, blocks until ctx
 // ends, then stops. It returns the sync error, if any (after stopping), else
-// the error of Stop. Cancelling ctx is the
-// normal way to end Run and is not an error.
+// the error of Stop. Cancelling ctx is the normal way to end Run and is not
+// an error.
 func (i *Informer) Run(ctx context.Context) error {
 	if err := i.Start(ctx); err != nil {
 		return err
@@ -327,6 +328,7 @@ func (i *Informer) Run(ctx context.Context) error {
 	return i.Stop()
 }
 
+// resourceNames returns the names of resources.
 func resourceNames(resources []*resource) []string {
 	names := make([]string, 0, len(resources))
 	for _, res := range resources {

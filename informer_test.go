@@ -397,6 +397,30 @@ func TestRunSyncsBlocksAndStops(t *testing.T) {
 	}
 }
 
+func TestRunCancelledWhileSyncingIsNotAnError(t *testing.T) {
+	kube := fake.NewClientset()
+	listed := forbidList(kube, "pods")
+	b := NewBuilder().WithClients(kube, nil)
+	Watch(b, Funcs[*corev1.Pod]{})
+	inf, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- inf.Run(ctx) }()
+	waitFor(t, listed, "LIST")
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: got %v, want nil after cancel during sync", err)
+		}
+	case <-time.After(waitBound):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
 func TestBadInputIsAnErrorFromBuild(t *testing.T) {
 	kube := fake.NewClientset()
 	tests := []struct {
@@ -507,6 +531,24 @@ func TestListerReadsTheSharedCache(t *testing.T) {
 	}
 	if _, err := lister.ByIndex("missing-index", "x"); err == nil {
 		t.Error("ByIndex on a missing index: got nil error")
+	}
+}
+
+func TestIndexNameIsPerResource(t *testing.T) {
+	byNode := func(p *corev1.Pod) ([]string, error) { return []string{p.Spec.NodeName}, nil }
+	b := NewBuilder().WithClients(fake.NewClientset(), nil)
+	first := Watch(b, Funcs[*corev1.Pod]{}, WithIndex("node", byNode))
+	second := Watch(b, Funcs[*corev1.Pod]{}, WithIndex("node", byNode))
+	inf, err := b.Build()
+	if err == nil {
+		inf.Stop()
+		t.Fatal("Build: got nil error, want an index conflict")
+	}
+	if !strings.Contains(err.Error(), "node") {
+		t.Errorf("Build: got %q, want it to name the index", err)
+	}
+	if first.Err() != nil || second.Err() == nil {
+		t.Errorf("Err: got %v for the first registration and %v for the second, want nil and an error", first.Err(), second.Err())
 	}
 }
 

@@ -48,6 +48,22 @@ func decodedPod(i int) *corev1.Pod {
 
 func same(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
 
+// unsharedKeys returns the keys of last that are not the same allocation as
+// a key of first.
+func unsharedKeys[V any](first, last map[string]V) []string {
+	var unshared []string
+	for key := range last {
+		shared := false
+		for firstKey := range first {
+			shared = shared || same(key, firstKey)
+		}
+		if !shared {
+			unshared = append(unshared, key)
+		}
+	}
+	return unshared
+}
+
 func TestStringSharingSharesRepeatedStringsAndChangesNoValue(t *testing.T) {
 	table := newInternTable()
 	const n = 3 * internProbe
@@ -78,14 +94,8 @@ func TestStringSharingSharesRepeatedStringsAndChangesNoValue(t *testing.T) {
 	if !same(last.Labels["app.kubernetes.io/name"], last.Spec.Containers[0].Name) {
 		t.Error(`label value "web" and container name "web" are two copies, want one`)
 	}
-	for key := range last.Labels {
-		shared := false
-		for firstKey := range first.Labels {
-			shared = shared || same(key, firstKey)
-		}
-		if !shared {
-			t.Errorf("label key %q of the last pod is not the first pod's", key)
-		}
+	for _, key := range unsharedKeys(first.Labels, last.Labels) {
+		t.Errorf("label key %q of the last pod is not the first pod's", key)
 	}
 	// Values that never repeat are skipped once judged, not piled up in the
 	// table.
@@ -215,14 +225,8 @@ func TestStringSharingSharesUnstructuredTrees(t *testing.T) {
 		}
 	}
 	// Keys: "metadata" of the last object is the first object's.
-	for key := range last.Object {
-		shared := false
-		for firstKey := range first.Object {
-			shared = shared || same(key, firstKey)
-		}
-		if !shared {
-			t.Errorf("key %q of the last object is not the first object's", key)
-		}
+	for _, key := range unsharedKeys(first.Object, last.Object) {
+		t.Errorf("key %q of the last object is not the first object's", key)
 	}
 	// Values under "name" mix unique pod names with shared container names;
 	// those under "uid" never repeat and are skipped once judged.

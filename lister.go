@@ -29,10 +29,7 @@ func (l Lister[T]) Get(namespace, name string) (T, error) {
 	if l.err != nil {
 		return zero, l.err
 	}
-	key := name
-	if namespace != "" {
-		key = namespace + "/" + name
-	}
+	key := cache.NewObjectName(namespace, name).String()
 	item, exists, err := l.indexer.GetByKey(key)
 	if err != nil {
 		return zero, err

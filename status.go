@@ -61,22 +61,19 @@ func (i *Informer) Status() Status {
 
 	for _, res := range resources {
 		lastErr, when := res.lastError()
-		cacheSynced, handlersSynced := res.synced()
 		is := InformerStatus{
 			Resource:        res.name,
 			Required:        res.required(),
-			Synced:          cacheSynced && handlersSynced,
+			Synced:          res.informer.HasSynced(),
 			ResourceVersion: res.informer.LastSyncResourceVersion(),
 			LastError:       lastErr,
 			LastErrorTime:   when,
 			CachedObjects:   len(res.informer.GetStore().ListKeys()),
 		}
 		for _, reg := range res.registrations() {
-			is.Handlers = append(is.Handlers, HandlerStatus{
-				Name:   reg.displayName(),
-				Synced: cache.IsDone(reg.syncedChecker()),
-				Stats:  reg.stats(),
-			})
+			hs := HandlerStatus{Name: reg.displayName(), Synced: cache.IsDone(reg.syncedChecker()), Stats: reg.Stats()}
+			is.Synced = is.Synced && hs.Synced
+			is.Handlers = append(is.Handlers, hs)
 		}
 		st.Informers = append(st.Informers, is)
 	}

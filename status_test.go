@@ -202,6 +202,11 @@ func TestSlowHandlerBacklogIsVisibleAndDelaysNoOther(t *testing.T) {
 	for range queued + 1 {
 		<-caughtUp
 	}
+	// A handler counts a callback as finished only after it returned, which
+	// is after its last send: Stop waits for that.
+	if err := inf.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
 	if got := slow.Stats(); got.Backlog != 0 || got.Running != 0 {
 		t.Errorf("slow handler stats after catching up: got %+v, want no backlog, none running", got)
 	}

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -55,6 +56,12 @@ func countingTransform(received *atomic.Int64, next cache.TransformFunc) cache.T
 // stripBulkyMetadata removes managedFields and the last-applied annotation in
 // place. It is idempotent and leaves objects without metadata alone.
 func stripBulkyMetadata(obj any) any {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		if u != nil {
+			stripUnstructured(u.Object)
+		}
+		return obj
+	}
 	accessor, err := meta.Accessor(obj)
 	if err != nil {
 		return obj
@@ -71,4 +78,20 @@ func stripBulkyMetadata(obj any) any {
 		}
 	}
 	return obj
+}
+
+// stripUnstructured is stripBulkyMetadata for an unstructured object's map.
+// Unstructured's accessors would not do: GetAnnotations returns a copy, and
+// GetManagedFields converts every entry to a struct.
+func stripUnstructured(obj map[string]any) {
+	unstructured.RemoveNestedField(obj, "metadata", "managedFields")
+	annotations, _, _ := unstructured.NestedFieldNoCopy(obj, "metadata", "annotations")
+	if m, ok := annotations.(map[string]any); ok {
+		if _, ok := m[lastAppliedAnnotation]; ok {
+			delete(m, lastAppliedAnnotation)
+			if len(m) == 0 {
+				unstructured.RemoveNestedField(obj, "metadata", "annotations")
+			}
+		}
+	}
 }
