@@ -228,14 +228,18 @@ func receive(t *testing.T, w watch.Interface, n int) []string {
 	return got
 }
 
-// noEventQueued fails if w already holds an event. Events are queued when
-// they are written, so one that should not be there would be.
-func noEventQueued(t *testing.T, w watch.Interface) {
+// noEventQueued fails if w delivers any event before that of a new write,
+// which creates ConfigMap default/zz-sentinel. A watch delivers events in
+// the order they were written, so one that should not be there comes first.
+func noEventQueued(t *testing.T, kube *informertest.Clientset, w watch.Interface) {
 	t.Helper()
-	select {
-	case e := <-w.ResultChan():
-		t.Errorf("unexpected event %s", watchEvent(e))
-	default:
+	created, err := kube.CoreV1().ConfigMaps("default").Create(t.Context(), configMap("default", "zz-sentinel", "1"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the sentinel: %v", err)
+	}
+	want := "ADDED default/zz-sentinel rv=" + created.ResourceVersion
+	if got := receive(t, w, 1); got[0] != want {
+		t.Errorf("unexpected event %s, want the sentinel's %s", got[0], want)
 	}
 }
 
@@ -302,9 +306,8 @@ func TestWatchReplaysFromResourceVersion(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("replayed events:\ngot  %q\nwant %q", got, tt.want)
 			}
-			noEventQueued(t, w)
 
-			// Live events follow the replay.
+			// Live events follow the replay, and nothing else comes first.
 			if _, err := kube.CoreV1().ConfigMaps("default").Create(t.Context(), configMap("default", "live", "1"), metav1.CreateOptions{}); err != nil {
 				t.Fatalf("Create: %v", err)
 			}
@@ -364,7 +367,7 @@ func TestWatchWithoutReader(t *testing.T) {
 			t.Fatalf("event %d: got %q, want %q", i, e, want)
 		}
 	}
-	noEventQueued(t, w)
+	noEventQueued(t, kube, w)
 }
 
 func TestWatchStop(t *testing.T) {
@@ -406,7 +409,6 @@ func TestDeleteCollection(t *testing.T) {
 	if got := receive(t, w, 2); !slices.Equal(got, want) {
 		t.Errorf("events:\ngot  %q\nwant %q", got, want)
 	}
-	noEventQueued(t, w)
 	list, err := kube.CoreV1().ConfigMaps("").List(t.Context(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatalf("List: %v", err)
@@ -418,6 +420,7 @@ func TestDeleteCollection(t *testing.T) {
 	if want := []string{"b", "d"}; !slices.Equal(names, want) {
 		t.Errorf("left: got %q, want %q", names, want)
 	}
+	noEventQueued(t, kube, w)
 }
 
 func TestTrackerWritesAreVersioned(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/client-go/tools/cache"
+
 	"github.com/informer-go/informer"
 )
 
@@ -54,7 +56,11 @@ type Event[T informer.Object] struct {
 // Key returns the object's namespace/name, or its name when it is
 // cluster-scoped, as client-go's cache keys objects.
 func (e Event[T]) Key() string {
-	return key(e.Object)
+	var zero T
+	if e.Object == zero {
+		return ""
+	}
+	return cache.MetaObjectToName(e.Object).String()
 }
 
 // String describes the event in one line, for example
@@ -77,15 +83,4 @@ func (e Event[T]) String() string {
 		b.WriteString(" (final state unknown)")
 	}
 	return b.String()
-}
-
-func key[T informer.Object](obj T) string {
-	var zero T
-	if obj == zero {
-		return ""
-	}
-	if obj.GetNamespace() == "" {
-		return obj.GetName()
-	}
-	return obj.GetNamespace() + "/" + obj.GetName()
 }

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
 )
 
 // change is one logged write to a resource.
@@ -33,9 +34,9 @@ func (l eventLog) after(rev int64) eventLog {
 
 // current folds the log into the objects that exist now, oldest write first.
 func (l eventLog) current() []change {
-	latest := map[string]change{}
+	latest := map[cache.ObjectName]change{}
 	for _, c := range l {
-		key := objectKey(c.object)
+		key, _ := cache.ObjectToName(c.object)
 		if c.kind == watch.Deleted {
 			delete(latest, key)
 			continue
@@ -103,18 +104,6 @@ func namespaceOf(obj runtime.Object) string {
 		return ""
 	}
 	return m.GetNamespace()
-}
-
-// objectKey is namespace/name, or name for a cluster-scoped object.
-func objectKey(obj runtime.Object) string {
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return ""
-	}
-	if m.GetNamespace() == "" {
-		return m.GetName()
-	}
-	return m.GetNamespace() + "/" + m.GetName()
 }
 
 func setResourceVersion(obj runtime.Object, rev int64) {

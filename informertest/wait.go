@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/cache"
 )
 
 // maxListedEvents bounds how many events a failure message of
@@ -24,8 +26,7 @@ const deadlineGrace = time.Second
 // first; the error wraps [context.Cause] of the context that ended
 // (context.DeadlineExceeded for the timeout).
 func (r *Recorder[T]) WaitFor(ctx context.Context, cond func(events []Event[T]) bool) error {
-	ctx, cancel := context.WithTimeoutCause(ctx, r.timeout,
-		fmt.Errorf("informertest: wait timed out after %v: %w", r.timeout, context.DeadlineExceeded))
+	ctx, cancel := withWaitTimeout(ctx, r.timeout)
 	defer cancel()
 	var seen int
 	err := r.await(ctx, func() bool {
@@ -56,8 +57,7 @@ func (r *Recorder[T]) WaitForEvent(t testing.TB, kind EventKind, namespace, name
 			timeout = min(timeout, max(time.Until(deadline)-deadlineGrace, 0))
 		}
 	}
-	ctx, cancel := context.WithTimeoutCause(t.Context(), timeout,
-		fmt.Errorf("informertest: wait timed out after %v: %w", timeout, context.DeadlineExceeded))
+	ctx, cancel := withWaitTimeout(t.Context(), timeout)
 	defer cancel()
 
 	var found Event[T]
@@ -74,13 +74,16 @@ func (r *Recorder[T]) WaitForEvent(t testing.TB, kind EventKind, namespace, name
 		return false
 	})
 	if err != nil {
-		objKey := name
-		if namespace != "" {
-			objKey = namespace + "/" + name
-		}
-		t.Fatalf("informertest: no %s event for %s: %v; %s", kind, objKey, err, r.describe())
+		t.Fatalf("informertest: no %s event for %s: %v; %s", kind, cache.NewObjectName(namespace, name), err, r.describe())
 	}
 	return found
+}
+
+// withWaitTimeout bounds ctx by d, with a cause that says so and wraps
+// context.DeadlineExceeded.
+func withWaitTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d,
+		fmt.Errorf("informertest: wait timed out after %v: %w", d, context.DeadlineExceeded))
 }
 
 // await calls check until it returns true, waiting for a new event between

@@ -75,7 +75,6 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		return fmt.Errorf("localcluster: writing %s: %w", caFile, err)
 	}
 	c.caData, c.caFile = ca, caFile
-	c.apiHTTP = nil
 	return nil
 }
 

@@ -86,8 +86,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		if err == nil {
 			return c, nil
 		}
-		c.abort()
-		if !errors.Is(err, errPortInUse) || attempt == startAttempts {
+		retry := errors.Is(err, errPortInUse) && attempt < startAttempts
+		c.abort(!retry)
+		if !retry {
 			return nil, err
 		}
 	}
@@ -127,15 +128,19 @@ func (c *Cluster) start(ctx context.Context) error {
 }
 
 // abort cleans up after a failed start: it kills the processes and removes
-// the cluster's directory, except for the log files the error message may
-// point at.
-func (c *Cluster) abort() {
+// the cluster's directory, except, with keepLogs, for the log files the
+// error message may point at.
+func (c *Cluster) abort(keepLogs bool) {
 	for _, p := range []*process{c.kcm, c.apiserver, c.etcd} {
 		if p != nil {
 			_ = p.kill()
 		}
 	}
 	if c.dir == "" {
+		return
+	}
+	if !keepLogs {
+		_ = os.RemoveAll(c.dir)
 		return
 	}
 	entries, err := os.ReadDir(c.dir)

@@ -8,8 +8,8 @@ import (
 )
 
 // controllerManagerArgs returns the kube-controller-manager flags: the admin
-// kubeconfig for everything, no leader election, loopback only, and all
-// controllers except those that need a cloud provider.
+// kubeconfig for everything, no leader election, loopback only, and the
+// controllers that are on by default.
 func (c *Cluster) controllerManagerArgs() []string {
 	return []string{
 		"--kubeconfig=" + c.kubeconfigPath,

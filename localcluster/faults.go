@@ -22,15 +22,7 @@ func (c *Cluster) KillAPIServer() error {
 	if c.isStopped {
 		return errStopped
 	}
-	return c.killAPIServer()
-}
-
-func (c *Cluster) killAPIServer() error {
-	if err := c.apiserver.kill(); err != nil {
-		return err
-	}
-	c.apiHTTP = nil
-	return nil
+	return c.apiserver.kill()
 }
 
 // StartAPIServer starts kube-apiserver again, on the same port and with the
@@ -56,7 +48,7 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 	if c.isStopped {
 		return errStopped
 	}
-	if err := c.killAPIServer(); err != nil {
+	if err := c.apiserver.kill(); err != nil {
 		return err
 	}
 	return c.restartAPIServer(ctx)

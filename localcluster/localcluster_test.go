@@ -178,6 +178,19 @@ func TestCluster(t *testing.T) {
 		if !apierrors.IsForbidden(err) {
 			t.Errorf("nobody listing pods: got %v, want Forbidden", err)
 		}
+
+		// Adding a user again replaces its rules.
+		cmReader, err := c.AddUser(t.Context(), "pod-reader", []rbacv1.PolicyRule{{
+			APIGroups: []string{""},
+			Resources: []string{"configmaps"},
+			Verbs:     []string{"list"},
+		}})
+		if err != nil {
+			t.Fatalf("AddUser pod-reader again: %v", err)
+		}
+		if _, err := clientFor(t, cmReader).CoreV1().ConfigMaps("default").List(t.Context(), metav1.ListOptions{}); err != nil {
+			t.Errorf("pod-reader with new rules listing configmaps: %v", err)
+		}
 	})
 }
 

@@ -57,7 +57,7 @@ func (c *Cluster) AddUser(ctx context.Context, name string, rules []rbacv1.Polic
 	if err := waitForRights(ctx, cfg, rules); err != nil {
 		return nil, fmt.Errorf("localcluster: adding user %q: %w", name, err)
 	}
-	return c.configFor(tr.Status.Token), nil
+	return cfg, nil
 }
 
 // ensureUserObjects creates or updates the ServiceAccount, ClusterRole and
