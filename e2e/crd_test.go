@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -10,9 +9,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 )
 
 var (
@@ -63,12 +65,8 @@ func newWidget(namespace, name, color string) *unstructured.Unstructured {
 // follows one custom object through add, update and delete with
 // WatchResource.
 func TestCustomResource(t *testing.T) {
-	client := adminClient(t)
+	client, dyn := directClients(t, requireCluster(t))
 	ns := newNamespace(t, client)
-	dyn, err := dynamic.NewForConfig(adminConfig(t))
-	if err != nil {
-		t.Fatalf("dynamic.NewForConfig: %v", err)
-	}
 
 	crd, err := dyn.Resource(crdGVR).Create(t.Context(), widgetCRD(), metav1.CreateOptions{})
 	if err != nil {
@@ -87,7 +85,7 @@ func TestCustomResource(t *testing.T) {
 
 	rec := newRecorder[*unstructured.Unstructured]()
 	b := informer.NewBuilder().WithConfig(adminConfig(t)).WithNamespace(ns)
-	reg := informer.WatchResource(b, widgetGVR, rec.funcs())
+	reg := informer.WatchResource(b, widgetGVR, rec.Funcs())
 	startInformer(t, b)
 
 	widgets := dyn.Resource(widgetGVR).Namespace(ns)
@@ -96,16 +94,16 @@ func TestCustomResource(t *testing.T) {
 		t.Fatalf("creating widget w: %v", err)
 	}
 	added := rec.expect(t, "add "+ns+"/w")
-	if added.initialList {
+	if added.InitialList {
 		t.Errorf("IsInitialList of the add of a widget created after sync: got true, want false")
 	}
-	if got, want := widgetColor(added.obj), "red"; got != want {
+	if got, want := widgetColor(added.Object), "red"; got != want {
 		t.Errorf("spec.color of the added widget: got %q, want %q", got, want)
 	}
-	if got, want := added.obj.GetKind(), "Widget"; got != want {
+	if got, want := added.Object.GetKind(), "Widget"; got != want {
 		t.Errorf("kind of the added widget: got %q, want %q", got, want)
 	}
-	checkStripped(t, "added widget", added.obj)
+	checkStripped(t, "added widget", added.Object)
 	if _, err := reg.Lister().Get(ns, "w"); err != nil {
 		t.Errorf("Lister().Get(%q, %q): %v", ns, "w", err)
 	}
@@ -117,13 +115,13 @@ func TestCustomResource(t *testing.T) {
 		t.Fatalf("updating widget w: %v", err)
 	}
 	updated := rec.expect(t, "update "+ns+"/w")
-	if got, want := widgetColor(updated.old), "red"; got != want {
+	if got, want := widgetColor(updated.OldObject), "red"; got != want {
 		t.Errorf("spec.color of the old widget of the update: got %q, want %q", got, want)
 	}
-	if got, want := widgetColor(updated.obj), "blue"; got != want {
+	if got, want := widgetColor(updated.Object), "blue"; got != want {
 		t.Errorf("spec.color of the new widget of the update: got %q, want %q", got, want)
 	}
-	if oldRV, newRV := resourceVersion(t, updated.old), resourceVersion(t, updated.obj); newRV <= oldRV {
+	if oldRV, newRV := resourceVersion(t, updated.OldObject), resourceVersion(t, updated.Object); newRV <= oldRV {
 		t.Errorf("resourceVersions of the update: got old %d, new %d, want new > old", oldRV, newRV)
 	}
 
@@ -131,7 +129,7 @@ func TestCustomResource(t *testing.T) {
 		t.Fatalf("deleting widget w: %v", err)
 	}
 	deleted := rec.expect(t, "delete "+ns+"/w")
-	if got, want := widgetColor(deleted.obj), "blue"; got != want {
+	if got, want := widgetColor(deleted.Object), "blue"; got != want {
 		t.Errorf("spec.color of the deleted widget: got %q, want %q", got, want)
 	}
 	rec.expectNoneQueued(t)
@@ -146,57 +144,30 @@ func widgetColor(obj *unstructured.Unstructured) string {
 }
 
 // waitEstablished waits, within waitBound, until the CRD name has the
-// condition Established=True, by watching it.
+// condition Established=True, by listing and watching it.
 func waitEstablished(ctx context.Context, dyn dynamic.Interface, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, waitBound)
 	defer cancel()
 	crds := dyn.Resource(crdGVR)
-	for {
-		crd, err := crds.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
-		}
-		if isEstablished(crd) {
-			return nil
-		}
-		w, err := crds.Watch(ctx, metav1.ListOptions{
-			FieldSelector:   "metadata.name=" + name,
-			ResourceVersion: crd.GetResourceVersion(),
-		})
-		if err != nil {
-			return fmt.Errorf("watching CRD %s: %w", name, err)
-		}
-		established, err := watchUntilEstablished(ctx, w)
-		w.Stop()
-		if established {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
-		}
-		// The watch closed early: get and watch again.
+	byName := "metadata.name=" + name
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.FieldSelector = byName
+			return crds.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.FieldSelector = byName
+			return crds.Watch(ctx, opts)
+		},
 	}
-}
-
-// watchUntilEstablished reads w until an event shows the CRD established
-// (true), the watch closes (false, nil) or ctx ends (false, error).
-func watchUntilEstablished(ctx context.Context, w watch.Interface) (bool, error) {
-	for {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return false, nil
-			}
-			if ev.Type == watch.Error {
-				return false, apierrors.FromObject(ev.Object)
-			}
-			if crd, isCRD := ev.Object.(*unstructured.Unstructured); isCRD && isEstablished(crd) {
-				return true, nil
-			}
-		case <-ctx.Done():
-			return false, errors.New("not established within the wait bound")
-		}
+	_, err := watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
+		crd, ok := ev.Object.(*unstructured.Unstructured)
+		return ok && isEstablished(crd), nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
 	}
+	return nil
 }
 
 func isEstablished(crd *unstructured.Unstructured) bool {

@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 )
 
 // convergeBound bounds the wait for an informer to agree with the server
@@ -120,14 +121,6 @@ type objView struct {
 	Labels          map[string]string
 }
 
-// objKey is the cache key of obj: namespace/name, or name.
-func objKey(obj metav1.Object) string {
-	if obj.GetNamespace() == "" {
-		return obj.GetName()
-	}
-	return obj.GetNamespace() + "/" + obj.GetName()
-}
-
 func viewOf(obj metav1.Object) objView {
 	labels := obj.GetLabels()
 	if len(labels) == 0 {
@@ -140,7 +133,7 @@ func viewOf(obj metav1.Object) objView {
 func viewOfList[T metav1.Object](objs []T) map[string]objView {
 	view := make(map[string]objView, len(objs))
 	for _, obj := range objs {
-		view[objKey(obj)] = viewOf(obj)
+		view[cache.MetaObjectToName(obj).String()] = viewOf(obj)
 	}
 	return view
 }
@@ -239,24 +232,30 @@ func awaitConvergence[T informer.Object](t *testing.T, what string, rec *informe
 	}
 }
 
-// awaitEventSince waits, within convergeBound, until rec has an event for
-// obj's key at obj's resourceVersion or newer: the informer has seen the
-// write that returned obj, whether through its watch or through a relist.
+// awaitEventSince waits until rec has an event for obj's key at obj's
+// resourceVersion or newer: the informer has seen the write that returned
+// obj, whether through its watch or through a relist.
 func awaitEventSince[T informer.Object](t *testing.T, rec *informertest.Recorder[T], obj metav1.Object) {
 	t.Helper()
-	key, rv := objKey(obj), revision(obj)
-	checked := 0
+	key, rv := cache.MetaObjectToName(obj).String(), revision(obj)
+	awaitEvent(t, rec, fmt.Sprintf("an event of %s at resourceVersion %d or newer", key, rv),
+		func(e informertest.Event[T]) bool { return e.Key() == key && revision(e.Object) >= rv })
+}
+
+// awaitEvent waits, within rec's wait timeout, until rec has an event that
+// match accepts; what describes it for the failure message.
+func awaitEvent[T informer.Object](t *testing.T, rec *informertest.Recorder[T], what string, match func(informertest.Event[T]) bool) {
+	t.Helper()
+	checked := 0 // events before this index did not match
 	err := rec.WaitFor(t.Context(), func(events []informertest.Event[T]) bool {
-		for _, e := range events[checked:] {
-			if e.Key() == key && revision(e.Object) >= rv {
-				return true
-			}
+		if slices.ContainsFunc(events[checked:], match) {
+			return true
 		}
 		checked = len(events)
 		return false
 	})
 	if err != nil {
-		t.Fatalf("waiting for an event of %s at resourceVersion %d or newer: %v", key, rv, err)
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 

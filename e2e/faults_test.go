@@ -18,9 +18,7 @@ import (
 
 	"github.com/informer-go/informer"
 	"github.com/informer-go/informer/informertest"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,7 +26,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 )
 
@@ -70,8 +67,9 @@ func TestFaultAPIServerKilledDuringChurn(t *testing.T) {
 // are created, updated and deleted, then checks that the informer's cache
 // and handlers agree with the server. It runs with kube-apiserver's watch
 // cache on (the default) and off (every watch is then an etcd watch of
-// kube-apiserver's etcd client); both ways, the requests logged show that
-// kube-apiserver kept the informer's watch open across the restarts.
+// kube-apiserver's etcd client); both ways, kube-apiserver must keep the
+// informer's watch open across the restarts: the informer makes no request
+// after its first watch.
 func TestFaultEtcdRestartedDuringChurn(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -97,6 +95,12 @@ func TestFaultEtcdRestartedDuringChurn(t *testing.T) {
 					i+1, restarts, restarted.Round(time.Millisecond), (time.Since(start) - restarted).Round(time.Millisecond))
 			}
 			w.finish(t)
+			reqs := w.requests.Since(0)
+			firstWatch := slices.IndexFunc(reqs, func(r request) bool { return r.Kind == "watch" || r.Kind == "watch-list" })
+			if firstWatch < 0 || firstWatch != len(reqs)-1 {
+				t.Errorf("requests of the informer: got %s, want none after its first watch (or watch-list), which kube-apiserver keeps open across etcd restarts: %v",
+					summarize(reqs), reqs)
+			}
 		})
 	}
 }
@@ -184,7 +188,7 @@ func TestFaultDeletedWhileWatchDown(t *testing.T) {
 	// until the three views agree. It returns the events recorded since
 	// the cut, the requests made since, and the resourceVersion the
 	// informer's watch was at when cut.
-	deleteWhileCut := func(deleted, created []string, compact bool) (events []informertest.Event[*corev1.Pod], reqs []request, resumeFrom string) {
+	deleteWhileCut := func(t *testing.T, deleted, created []string, compact bool) (events []informertest.Event[*corev1.Pod], reqs []request, resumeFrom string) {
 		t.Helper()
 		pingPods(t, client, rec, ns)
 		resumeFrom = inf.Status().Informers[0].ResourceVersion
@@ -211,7 +215,7 @@ func TestFaultDeletedWhileWatchDown(t *testing.T) {
 
 	// checkDeletes checks that each pod of names got exactly one delete,
 	// with IsFinalStateUnknown as want.
-	checkDeletes := func(events []informertest.Event[*corev1.Pod], names []string, finalStateUnknown bool) {
+	checkDeletes := func(t *testing.T, events []informertest.Event[*corev1.Pod], names []string, finalStateUnknown bool) {
 		t.Helper()
 		for _, name := range names {
 			var deletes []informertest.Event[*corev1.Pod]
@@ -232,22 +236,22 @@ func TestFaultDeletedWhileWatchDown(t *testing.T) {
 
 	t.Run("watch resumes", func(t *testing.T) {
 		deleted := []string{"pod-00", "pod-01"}
-		events, reqs, _ := deleteWhileCut(deleted, []string{"new-00"}, false)
+		events, reqs, _ := deleteWhileCut(t, deleted, []string{"new-00"}, false)
 		t.Logf("events since the cut: %v", events)
 		t.Logf("requests since the cut: %s", summarize(reqs))
 		if got := relists(reqs); len(got) != 0 {
 			t.Errorf("relists after a cut without compaction: got %v, want none (the watch resumes from its resourceVersion)", got)
 		}
-		checkDeletes(events, deleted, false)
+		checkDeletes(t, events, deleted, false)
 	})
 
 	t.Run("relist after 410", func(t *testing.T) {
 		deleted := []string{"pod-02", "pod-03", "pod-04", "new-00"}
-		events, reqs, resumeFrom := deleteWhileCut(deleted, []string{"new-01", "new-02"}, true)
+		events, reqs, resumeFrom := deleteWhileCut(t, deleted, []string{"new-01", "new-02"}, true)
 		t.Logf("events since the cut: %v", events)
 		t.Logf("requests since the cut: %s", summarize(reqs))
 		checkResumedThenRelisted(t, reqs, resumeFrom)
-		checkDeletes(events, deleted, true)
+		checkDeletes(t, events, deleted, true)
 	})
 
 	stats := checkEventStream(t, "pods", rec.Events())
@@ -287,8 +291,10 @@ func TestFaultRBACGrantedAfterStart(t *testing.T) {
 		t.Errorf("events before the grant: got %d, want 0", got)
 	}
 
-	grantPodReader(t, client, "fault:pod-reader", user)
 	granted := time.Now()
+	if _, err := c.AddUser(t.Context(), user, listWatchPods); err != nil {
+		t.Fatalf("AddUser(%s) granting list and watch on pods: %v", user, err)
+	}
 	// Each WaitForSync is bounded by the short sync timeout, and client-go
 	// retries a failed list after a backoff that grows with each failure
 	// (up to [30s, 60s)): the first call after the grant may time out
@@ -338,56 +344,16 @@ func TestFaultFailFastIgnoresErrorsFromBeforeTheWait(t *testing.T) {
 		t.Fatalf("WaitForSync without rights: got %v, want ErrFailFast and ErrForbidden", err)
 	}
 
-	grantPodReader(t, client, "fault:failfast-reader", user)
-	awaitAllowed(t, cfg, "list", "pods", ns)
+	// AddUser returns once the new rules are in effect.
+	if _, err := c.AddUser(t.Context(), user, listWatchPods); err != nil {
+		t.Fatalf("AddUser(%s) granting list and watch on pods: %v", user, err)
+	}
 	called := time.Now()
 	err = inf.WaitForSync(t.Context())
 	lastErrAt := inf.Status().Informers[0].LastErrorTime
 	if err != nil {
 		t.Errorf("WaitForSync once the grant was in effect: got %v after %v, want nil (the informer's next list succeeds); the error it ended on was seen at %s, %v before the call",
 			err, time.Since(called).Round(time.Millisecond), lastErrAt.Format(time.TimeOnly+".000"), called.Sub(lastErrAt).Round(time.Millisecond))
-	}
-}
-
-// awaitAllowed waits, within convergeBound, until the identity of cfg may
-// do verb on resource in namespace.
-func awaitAllowed(t *testing.T, cfg *rest.Config, verb, resource, namespace string) {
-	t.Helper()
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatalf("kubernetes.NewForConfig: %v", err)
-	}
-	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Resource: resource, Namespace: namespace},
-	}}
-	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, convergeBound, true, func(ctx context.Context) (bool, error) {
-		got, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-		return err == nil && got.Status.Allowed, nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s on %s to be allowed: %v", verb, resource, err)
-	}
-}
-
-// grantPodReader creates a ClusterRole named role that allows list and
-// watch on pods, bound to the ServiceAccount of AddUser's user.
-func grantPodReader(t *testing.T, client kubernetes.Interface, role, user string) {
-	t.Helper()
-	cr := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: role},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}}},
-	}
-	if _, err := client.RbacV1().ClusterRoles().Create(t.Context(), cr, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating ClusterRole %s: %v", role, err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: role},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-		// AddUser creates its ServiceAccounts in namespace "default".
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: user, Namespace: "default"}},
-	}
-	if _, err := client.RbacV1().ClusterRoleBindings().Create(t.Context(), binding, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating ClusterRoleBinding %s: %v", role, err)
 	}
 }
 
@@ -404,19 +370,7 @@ func TestFaultCRDInstalledAndDeletedWhileWatched(t *testing.T) {
 	rec := informertest.NewRecorder[*unstructured.Unstructured](informertest.WithWaitTimeout(convergeBound))
 	b := informer.NewBuilder().WithConfig(fastConfig(c)).WithNamespace(ns).WithSyncTimeout(failingSyncTimeout)
 	reg := informer.WatchResource(b, widgetGVR, rec.Funcs(), informer.Optional())
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = inf.Stop()
-		}
-	})
+	inf := startUnsynced(t, b)
 	if err := inf.WaitForSync(t.Context()); err != nil {
 		t.Errorf("WaitForSync with only an optional informer whose CRD is missing: got %v, want nil", err)
 	}
@@ -461,7 +415,6 @@ func TestFaultCRDInstalledAndDeletedWhileWatched(t *testing.T) {
 	logStatus(t, inf)
 
 	start := time.Now()
-	stopped = true
 	if err := inf.Stop(); err != nil {
 		t.Errorf("Stop after the CRD was deleted: got %v, want nil", err)
 	}
@@ -638,19 +591,8 @@ func awaitReconnect(t *testing.T, client kubernetes.Interface, rec *informertest
 	if err != nil {
 		t.Fatalf("resourceVersion %q: %v", now, err)
 	}
-	checked := 0
-	err = rec.WaitFor(t.Context(), func(events []informertest.Event[*corev1.Pod]) bool {
-		for _, e := range events[checked:] {
-			if revision(e.Object) > after {
-				return true
-			}
-		}
-		checked = len(events)
-		return false
-	})
-	if err != nil {
-		t.Fatalf("waiting for an event newer than resourceVersion %d, proof that the informer watches again: %v", after, err)
-	}
+	awaitEvent(t, rec, fmt.Sprintf("an event newer than resourceVersion %d, proof that the informer watches again", after),
+		func(e informertest.Event[*corev1.Pod]) bool { return revision(e.Object) > after })
 }
 
 // pingPods patches pod "ping" (creating it first if needed) and waits

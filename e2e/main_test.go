@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/informer-go/informer"
+	"github.com/informer-go/informer/informertest"
 	"github.com/informer-go/informer/localcluster"
 	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
@@ -133,22 +134,17 @@ func requireCluster(t *testing.T) *localcluster.Cluster {
 	return cluster
 }
 
-// adminConfig returns a fresh admin client configuration with client-side
-// rate limits high enough not to slow the tests down.
+// adminConfig returns a fresh admin client configuration of the shared
+// cluster (see [fastConfig]).
 func adminConfig(t *testing.T) *rest.Config {
 	t.Helper()
-	cfg := requireCluster(t).RESTConfig()
-	cfg.QPS, cfg.Burst = 2000, 2000
-	return cfg
+	return fastConfig(requireCluster(t))
 }
 
-// adminClient returns a typed admin client.
+// adminClient returns a typed admin client of the shared cluster.
 func adminClient(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	client, err := kubernetes.NewForConfig(adminConfig(t))
-	if err != nil {
-		t.Fatalf("kubernetes.NewForConfig: %v", err)
-	}
+	client, _ := directClients(t, requireCluster(t))
 	return client
 }
 
@@ -203,23 +199,23 @@ func createPod(t *testing.T, client kubernetes.Interface, pod *corev1.Pod) *core
 // server deletes a pod in two steps, even one that no node runs (grace
 // period 0): it first sets metadata.deletionTimestamp, an update, then
 // removes the pod, a delete. deletePod returns the delete event.
-func deletePod(t *testing.T, client kubernetes.Interface, rec *recorder[*corev1.Pod], namespace, name string) event[*corev1.Pod] {
+func deletePod(t *testing.T, client kubernetes.Interface, rec *recorder[*corev1.Pod], namespace, name string) informertest.Event[*corev1.Pod] {
 	t.Helper()
 	if err := client.CoreV1().Pods(namespace).Delete(t.Context(), name, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("deleting pod %s/%s: %v", namespace, name, err)
 	}
 	marked := rec.expect(t, "update "+namespace+"/"+name)
-	if marked.old.DeletionTimestamp != nil || marked.obj.DeletionTimestamp == nil {
+	if marked.OldObject.DeletionTimestamp != nil || marked.Object.DeletionTimestamp == nil {
 		t.Errorf("deletionTimestamp of pod %s/%s in the update before the delete: got old %v, new %v, want old unset and new set",
-			namespace, name, marked.old.DeletionTimestamp, marked.obj.DeletionTimestamp)
+			namespace, name, marked.OldObject.DeletionTimestamp, marked.Object.DeletionTimestamp)
 	}
 	deleted := rec.expect(t, "delete "+namespace+"/"+name)
-	if deleted.finalStateUnknown {
+	if deleted.FinalStateUnknown {
 		t.Errorf("IsFinalStateUnknown of the delete of pod %s/%s seen on the watch: got true, want false", namespace, name)
 	}
-	if resourceVersion(t, deleted.obj) <= resourceVersion(t, marked.obj) {
+	if resourceVersion(t, deleted.Object) <= resourceVersion(t, marked.Object) {
 		t.Errorf("resourceVersion of the deleted pod %s/%s: got %s, want more than %s (the update before)",
-			namespace, name, deleted.obj.ResourceVersion, marked.obj.ResourceVersion)
+			namespace, name, deleted.Object.ResourceVersion, marked.Object.ResourceVersion)
 	}
 	return deleted
 }
@@ -254,75 +250,43 @@ func startInformer(t *testing.T, b *informer.Builder) *informer.Informer {
 	return inf
 }
 
-// event is one callback as a [recorder] saw it.
-type event[T informer.Object] struct {
-	kind              string // "add", "update" or "delete"
-	obj               T      // the object; for updates, the new one
-	old               T      // for updates, the old object
-	initialList       bool   // IsInitialList of an add
-	finalStateUnknown bool   // IsFinalStateUnknown of a delete
-}
-
-// String names the event: "add ns/name", "update ns/name", "delete ns/name".
-func (e event[T]) String() string {
-	return e.kind + " " + e.obj.GetNamespace() + "/" + e.obj.GetName()
-}
-
-// recorder turns callbacks into events on a channel, in the order the
-// handler was called.
+// recorder records a registration's callbacks with an
+// [informertest.Recorder] and reads them back one at a time, in the order
+// the handler was called.
 type recorder[T informer.Object] struct {
-	events chan event[T]
+	*informertest.Recorder[T]
+	read int // events returned by next so far
 }
 
 func newRecorder[T informer.Object]() *recorder[T] {
-	return &recorder[T]{events: make(chan event[T], 1024)}
-}
-
-func (r *recorder[T]) send(ctx context.Context, e event[T]) {
-	select {
-	case r.events <- e:
-	case <-ctx.Done(): // stopped: do not hold up Stop
-	}
-}
-
-// funcs returns callbacks that record every event.
-func (r *recorder[T]) funcs() informer.Funcs[T] {
-	return informer.Funcs[T]{
-		OnAdd: func(ctx context.Context, obj T) {
-			r.send(ctx, event[T]{kind: "add", obj: obj, initialList: informer.IsInitialList(ctx)})
-		},
-		OnUpdate: func(ctx context.Context, oldObj, newObj T) {
-			r.send(ctx, event[T]{kind: "update", obj: newObj, old: oldObj})
-		},
-		OnDelete: func(ctx context.Context, obj T) {
-			r.send(ctx, event[T]{kind: "delete", obj: obj, finalStateUnknown: informer.IsFinalStateUnknown(ctx)})
-		},
-	}
+	return &recorder[T]{Recorder: informertest.NewRecorder[T](informertest.WithWaitTimeout(waitBound))}
 }
 
 // next returns the next event, failing the test if none comes within
 // waitBound.
-func (r *recorder[T]) next(t *testing.T) event[T] {
+func (r *recorder[T]) next(t *testing.T) informertest.Event[T] {
 	t.Helper()
-	timer := time.NewTimer(waitBound)
-	defer timer.Stop()
-	select {
-	case e := <-r.events:
-		return e
-	case <-timer.C:
-		t.Fatalf("no event within %v", waitBound)
-	case <-t.Context().Done():
-		t.Fatalf("test context done while waiting for an event")
+	var e informertest.Event[T]
+	err := r.WaitFor(t.Context(), func(events []informertest.Event[T]) bool {
+		if len(events) <= r.read {
+			return false
+		}
+		e = events[r.read]
+		return true
+	})
+	if err != nil {
+		t.Fatalf("waiting for event %d: %v", r.read+1, err)
 	}
-	panic("unreachable")
+	r.read++
+	return e
 }
 
 // expect reads the next event and checks that it is want ("add ns/name").
-func (r *recorder[T]) expect(t *testing.T, want string) event[T] {
+func (r *recorder[T]) expect(t *testing.T, want string) informertest.Event[T] {
 	t.Helper()
 	e := r.next(t)
-	if got := e.String(); got != want {
-		t.Fatalf("got event %q, want %q", got, want)
+	if got := e.Kind.String() + " " + e.Key(); got != want {
+		t.Fatalf("got event %q (%s), want %q", got, e, want)
 	}
 	return e
 }
@@ -332,10 +296,8 @@ func (r *recorder[T]) expect(t *testing.T, want string) event[T] {
 // delivered after any unwanted one.
 func (r *recorder[T]) expectNoneQueued(t *testing.T) {
 	t.Helper()
-	select {
-	case e := <-r.events:
-		t.Fatalf("got unexpected event %q, want none", e)
-	default:
+	if events := r.Events(); len(events) > r.read {
+		t.Fatalf("got unexpected event %s, want none", events[r.read])
 	}
 }
 

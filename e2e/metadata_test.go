@@ -23,7 +23,7 @@ func TestMetadata(t *testing.T) {
 	// The label selector keeps out configmaps that kube-controller-manager
 	// publishes in every namespace, when it runs.
 	b := informer.NewBuilder().WithConfig(adminConfig(t)).WithNamespace(ns).WithLabelSelector("app=e2e")
-	reg := informer.WatchMetadata(b, configMaps, rec.funcs())
+	reg := informer.WatchMetadata(b, configMaps, rec.Funcs())
 	startInformer(t, b)
 
 	labels := map[string]string{"app": "e2e", "color": "red"}
@@ -36,13 +36,13 @@ func TestMetadata(t *testing.T) {
 		t.Fatalf("creating configmap settings: %v", err)
 	}
 	added := rec.expect(t, "add "+ns+"/settings")
-	if diff := cmp.Diff(labels, added.obj.Labels); diff != "" {
+	if diff := cmp.Diff(labels, added.Object.Labels); diff != "" {
 		t.Errorf("labels of the added configmap (-want +got):\n%s", diff)
 	}
-	if got, want := added.obj.UID, created.UID; got != want {
+	if got, want := added.Object.UID, created.UID; got != want {
 		t.Errorf("UID of the added configmap: got %q, want %q", got, want)
 	}
-	checkStripped(t, "added configmap", added.obj)
+	checkStripped(t, "added configmap", added.Object)
 
 	// Lister[*metav1.PartialObjectMetadata].Get checks the type of what the
 	// cache holds and fails on anything else.
@@ -62,10 +62,10 @@ func TestMetadata(t *testing.T) {
 		t.Fatalf("updating configmap settings: %v", err)
 	}
 	updated := rec.expect(t, "update "+ns+"/settings")
-	if got, want := updated.old.Labels["color"], "red"; got != want {
+	if got, want := updated.OldObject.Labels["color"], "red"; got != want {
 		t.Errorf("label color of the old configmap of the update: got %q, want %q", got, want)
 	}
-	if got, want := updated.obj.Labels["color"], "blue"; got != want {
+	if got, want := updated.Object.Labels["color"], "blue"; got != want {
 		t.Errorf("label color of the new configmap of the update: got %q, want %q", got, want)
 	}
 

@@ -20,12 +20,12 @@ func TestPodEvents(t *testing.T) {
 
 	rec := newRecorder[*corev1.Pod]()
 	b := informer.NewBuilder().WithConfig(adminConfig(t)).WithNamespace(ns)
-	reg := informer.Watch(b, rec.funcs())
+	reg := informer.Watch(b, rec.Funcs())
 	startInformer(t, b)
 
 	// WaitForSync returned: the handler has seen the whole initial list.
 	early := rec.expect(t, "add "+ns+"/early")
-	if !early.initialList {
+	if !early.InitialList {
 		t.Errorf("IsInitialList of the add of a pod created before Start: got false, want true")
 	}
 	rec.expectNoneQueued(t)
@@ -38,23 +38,23 @@ func TestPodEvents(t *testing.T) {
 	}
 
 	added := rec.expect(t, "add "+ns+"/p")
-	if added.initialList {
+	if added.InitialList {
 		t.Errorf("IsInitialList of the add of a pod created after sync: got true, want false")
 	}
-	checkStripped(t, "added pod", added.obj)
-	if got, want := added.obj.Labels["v"], "one"; got != want {
+	checkStripped(t, "added pod", added.Object)
+	if got, want := added.Object.Labels["v"], "one"; got != want {
 		t.Errorf("label v of the added pod: got %q, want %q", got, want)
 	}
-	if got, want := added.obj.Annotations["keep"], "me"; got != want {
+	if got, want := added.Object.Annotations["keep"], "me"; got != want {
 		t.Errorf("annotation keep of the added pod: got %q, want %q", got, want)
 	}
 	cached, err := reg.Lister().Get(ns, "p")
 	if err != nil {
 		t.Fatalf("Lister().Get(%q, %q): %v", ns, "p", err)
 	}
-	if cached.UID != added.obj.UID || cached.ResourceVersion != added.obj.ResourceVersion {
+	if cached.UID != added.Object.UID || cached.ResourceVersion != added.Object.ResourceVersion {
 		t.Errorf("Lister().Get: got UID %s at resourceVersion %s, want %s at %s as handed to OnAdd",
-			cached.UID, cached.ResourceVersion, added.obj.UID, added.obj.ResourceVersion)
+			cached.UID, cached.ResourceVersion, added.Object.UID, added.Object.ResourceVersion)
 	}
 
 	relabeled := created.DeepCopy()
@@ -63,23 +63,23 @@ func TestPodEvents(t *testing.T) {
 		t.Fatalf("updating pod p: %v", err)
 	}
 	updated := rec.expect(t, "update "+ns+"/p")
-	if got, want := updated.old.Labels["v"], "one"; got != want {
+	if got, want := updated.OldObject.Labels["v"], "one"; got != want {
 		t.Errorf("label v of the old pod of the update: got %q, want %q", got, want)
 	}
-	if got, want := updated.obj.Labels["v"], "two"; got != want {
+	if got, want := updated.Object.Labels["v"], "two"; got != want {
 		t.Errorf("label v of the new pod of the update: got %q, want %q", got, want)
 	}
-	if oldRV, newRV := resourceVersion(t, updated.old), resourceVersion(t, updated.obj); newRV <= oldRV {
+	if oldRV, newRV := resourceVersion(t, updated.OldObject), resourceVersion(t, updated.Object); newRV <= oldRV {
 		t.Errorf("resourceVersions of the update: got old %d, new %d, want new > old", oldRV, newRV)
 	}
-	checkStripped(t, "old pod of the update", updated.old)
-	checkStripped(t, "new pod of the update", updated.obj)
+	checkStripped(t, "old pod of the update", updated.OldObject)
+	checkStripped(t, "new pod of the update", updated.Object)
 
 	deleted := deletePod(t, client, rec, ns, "p")
-	if got, want := deleted.obj.Labels["v"], "two"; got != want {
+	if got, want := deleted.Object.Labels["v"], "two"; got != want {
 		t.Errorf("label v of the deleted pod: got %q, want %q", got, want)
 	}
-	checkStripped(t, "deleted pod", deleted.obj)
+	checkStripped(t, "deleted pod", deleted.Object)
 	if _, err := reg.Lister().Get(ns, "p"); !apierrors.IsNotFound(err) {
 		t.Errorf("Lister().Get of the deleted pod: got error %v, want NotFound", err)
 	}
@@ -108,7 +108,7 @@ func TestSelectors(t *testing.T) {
 		ns := newNamespace(t, client)
 		rec := newRecorder[*corev1.Pod]()
 		b := informer.NewBuilder().WithConfig(adminConfig(t)).WithNamespace(ns).WithLabelSelector("app=match")
-		reg := informer.Watch(b, rec.funcs())
+		reg := informer.Watch(b, rec.Funcs())
 		startInformer(t, b)
 
 		createPod(t, client, newPod(ns, "other", map[string]string{"app": "other"}))
@@ -121,7 +121,7 @@ func TestSelectors(t *testing.T) {
 			t.Fatalf("relabeling pod matching: %v", err)
 		}
 		deleted := rec.expect(t, "delete "+ns+"/matching")
-		if deleted.finalStateUnknown {
+		if deleted.FinalStateUnknown {
 			t.Errorf("IsFinalStateUnknown of the delete of a pod that stopped matching: got true, want false")
 		}
 		rec.expectNoneQueued(t)
@@ -139,7 +139,7 @@ func TestSelectors(t *testing.T) {
 		ns := newNamespace(t, client)
 		rec := newRecorder[*corev1.Pod]()
 		b := informer.NewBuilder().WithConfig(adminConfig(t)).WithNamespace(ns).WithFieldSelector("metadata.name=x")
-		reg := informer.Watch(b, rec.funcs())
+		reg := informer.Watch(b, rec.Funcs())
 		startInformer(t, b)
 
 		createPod(t, client, newPod(ns, "y", nil))
@@ -161,7 +161,7 @@ func TestSelectors(t *testing.T) {
 		elsewhere := newNamespace(t, client)
 		rec := newRecorder[*corev1.Pod]()
 		b := informer.NewBuilder().WithConfig(adminConfig(t)).WithNamespace(ns)
-		reg := informer.Watch(b, rec.funcs())
+		reg := informer.Watch(b, rec.Funcs())
 		startInformer(t, b)
 
 		createPod(t, client, newPod(elsewhere, "p", nil))

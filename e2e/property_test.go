@@ -48,7 +48,10 @@ const (
 // resumed watch gets 410 Gone and the informer lists again). After each
 // history, for both resources, the state rebuilt from the handler's events,
 // the informer's cache and a fresh LIST from the server must be equal, and
-// the events must form a consistent history (see checkEventStream).
+// the events must form a consistent history (see checkEventStream). Which
+// path the informer took (resumed watch, 410, relist) is only logged here:
+// cuts also make client-go relist for other reasons, and
+// TestFaultWatchExpiredRelists asserts the 410 path.
 //
 // Each history has its own namespace, informer and proxy; they run in
 // parallel. The seed is logged and E2E_SEED replays it: for a seed, each
@@ -87,24 +90,24 @@ type history struct {
 	proxy     *tcpProxy
 	requests  *requestLog
 
-	pods       *informertest.Recorder[*corev1.Pod]
-	widgets    *informertest.Recorder[*unstructured.Unstructured]
-	podReg     *informer.Registration[*corev1.Pod]
-	widgetReg  *informer.Registration[*unstructured.Unstructured]
-	podsExist  map[string]bool
-	widgetsSet map[string]bool
+	pods         *informertest.Recorder[*corev1.Pod]
+	widgets      *informertest.Recorder[*unstructured.Unstructured]
+	podReg       *informer.Registration[*corev1.Pod]
+	widgetReg    *informer.Registration[*unstructured.Unstructured]
+	podsExist    map[string]bool
+	widgetsExist map[string]bool
 }
 
 func newHistory(client kubernetes.Interface, dyn dynamic.Interface, seed, stream uint64) *history {
 	return &history{
-		rng:        rand.New(rand.NewPCG(seed, stream)),
-		client:     client,
-		dyn:        dyn,
-		pods:       informertest.NewRecorder[*corev1.Pod](informertest.WithWaitTimeout(convergeBound)),
-		widgets:    informertest.NewRecorder[*unstructured.Unstructured](informertest.WithWaitTimeout(convergeBound)),
-		podsExist:  map[string]bool{},
-		widgetsSet: map[string]bool{},
-		requests:   &requestLog{},
+		rng:          rand.New(rand.NewPCG(seed, stream)),
+		client:       client,
+		dyn:          dyn,
+		pods:         informertest.NewRecorder[*corev1.Pod](informertest.WithWaitTimeout(convergeBound)),
+		widgets:      informertest.NewRecorder[*unstructured.Unstructured](informertest.WithWaitTimeout(convergeBound)),
+		podsExist:    map[string]bool{},
+		widgetsExist: map[string]bool{},
+		requests:     &requestLog{},
 	}
 }
 
@@ -117,9 +120,8 @@ type cutWindow struct {
 // planCuts draws propertyCuts windows over total writes, each 10 to 90
 // writes long, not overlapping.
 func (h *history) planCuts(total int) []cutWindow {
-	count := propertyCuts
 	var windows []cutWindow
-	for len(windows) < count {
+	for len(windows) < propertyCuts {
 		from := h.rng.IntN(total - 100)
 		w := cutWindow{from: from, to: from + 10 + h.rng.IntN(80), compact: h.rng.IntN(2) == 0}
 		if !slices.ContainsFunc(windows, func(o cutWindow) bool { return w.from <= o.to && o.from <= w.to }) {
@@ -287,20 +289,20 @@ func (h *history) podOp(ctx context.Context, t *testing.T) string {
 // widgetOp makes one random write on widgets through the direct client.
 func (h *history) widgetOp(ctx context.Context, t *testing.T) string {
 	t.Helper()
-	name, kind := h.pick(h.widgetsSet)
+	name, kind := h.pick(h.widgetsExist)
 	widgets := h.dyn.Resource(widgetGVR).Namespace(h.namespace)
 	var err error
 	switch kind {
 	case "create":
 		_, err = widgets.Create(ctx, newWidget(h.namespace, name, "red"), metav1.CreateOptions{})
-		h.widgetsSet[name] = true
+		h.widgetsExist[name] = true
 	case "update":
 		// Labels and the spec both change.
 		patch := fmt.Sprintf(`{"metadata":{"labels":%s},"spec":{"color":"c%d"}}`, labelsJSON(h.randomLabels()), h.rng.IntN(100))
 		_, err = widgets.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	case "delete":
 		err = widgets.Delete(ctx, name, metav1.DeleteOptions{})
-		delete(h.widgetsSet, name)
+		delete(h.widgetsExist, name)
 	}
 	if err != nil {
 		t.Fatalf("%s widget %s: %v", kind, name, err)

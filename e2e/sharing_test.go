@@ -22,7 +22,7 @@ func TestStringSharing(t *testing.T) {
 
 	rec := newRecorder[*corev1.Pod]()
 	b := informer.NewBuilder().WithConfig(adminConfig(t)).WithNamespace(ns).WithStringSharing()
-	reg := informer.Watch(b, rec.funcs())
+	reg := informer.Watch(b, rec.Funcs())
 	startInformer(t, b)
 	rec.expect(t, "add "+ns+"/listed")
 	watched := createPod(t, client, newPod(ns, "watched", labels()))

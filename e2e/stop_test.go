@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/informer-go/informer"
@@ -14,20 +14,11 @@ import (
 )
 
 // TestStopLeavesNoGoroutines runs an informer with a typed, a dynamic and a
-// metadata registration, stops it, and checks that no goroutine it started
-// is left, connection goroutines included: Stop closes the connections of
-// the HTTP client Build created.
+// metadata registration, with one event through an open watch, stops it,
+// and checks that no goroutine it started is left, connection goroutines
+// included: Stop closes the connections of the HTTP client Build created,
+// the one client shared by all registrations.
 func TestStopLeavesNoGoroutines(t *testing.T) {
-	ignoreCurrent, _ := runAndStopInformer(t)
-	goleak.VerifyNone(t, ignoreCurrent)
-}
-
-// runAndStopInformer takes a goroutine snapshot, then builds, starts, syncs
-// and stops an informer with a typed, a dynamic and a metadata registration,
-// with one event through an open watch. It returns the snapshot and the
-// transports Build created.
-func runAndStopInformer(t *testing.T) (goleak.Option, []http.RoundTripper) {
-	t.Helper()
 	client := adminClient(t)
 	ns := newNamespace(t, client)
 	createPod(t, client, newPod(ns, "p", nil))
@@ -35,33 +26,18 @@ func runAndStopInformer(t *testing.T) (goleak.Option, []http.RoundTripper) {
 	ignoreCurrent := goleak.IgnoreCurrent()
 
 	cfg := adminConfig(t)
-	var (
-		mu         sync.Mutex
-		transports []http.RoundTripper
-	)
+	var transports atomic.Int32
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
-		mu.Lock()
-		defer mu.Unlock()
-		transports = append(transports, rt)
+		transports.Add(1)
 		return rt
 	}
 
 	rec := newRecorder[*corev1.Pod]()
 	b := informer.NewBuilder().WithConfig(cfg).WithNamespace(ns)
-	informer.Watch(b, rec.funcs())
+	informer.Watch(b, rec.Funcs())
 	informer.WatchResource(b, schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, informer.Funcs[*unstructured.Unstructured]{})
 	informer.WatchMetadata(b, schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, informer.Funcs[*metav1.PartialObjectMetadata]{})
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	if err := inf.WaitForSync(t.Context()); err != nil {
-		_ = inf.Stop()
-		t.Fatalf("WaitForSync: %v", err)
-	}
+	inf := startInformer(t, b)
 	rec.expect(t, "add "+ns+"/p")
 	// One event through an open watch, so that watches are running at Stop.
 	createPod(t, client, newPod(ns, "q", nil))
@@ -70,11 +46,8 @@ func runAndStopInformer(t *testing.T) (goleak.Option, []http.RoundTripper) {
 	if err := inf.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-
-	mu.Lock()
-	defer mu.Unlock()
-	if got, want := len(transports), 1; got != want {
+	if got, want := transports.Load(), int32(1); got != want {
 		t.Errorf("transports created by Build: got %d, want %d (one HTTP client shared by all clients)", got, want)
 	}
-	return ignoreCurrent, append([]http.RoundTripper(nil), transports...)
+	goleak.VerifyNone(t, ignoreCurrent)
 }

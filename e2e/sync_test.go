@@ -43,23 +43,9 @@ func TestInitialSync(t *testing.T) {
 			}
 		},
 	})
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
 	start = time.Now()
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := inf.Stop(); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	if err := inf.WaitForSync(t.Context()); err != nil {
-		t.Fatalf("WaitForSync: %v", err)
-	}
-	t.Logf("initial sync of %d pods (Start to WaitForSync returning) took %v", initialPodCount, time.Since(start).Round(time.Millisecond))
+	startInformer(t, b)
+	t.Logf("initial sync of %d pods (Build to WaitForSync returning) took %v", initialPodCount, time.Since(start).Round(time.Millisecond))
 
 	pods, err := reg.Lister().List(nil)
 	if err != nil {

@@ -19,6 +19,9 @@ import (
 // suite fast.
 const failingSyncTimeout = 5 * time.Second
 
+// listWatchPods are the RBAC rules an informer on pods needs.
+var listWatchPods = []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}}}
+
 // TestRBAC checks that an informer syncs with exactly list and watch on its
 // resource, and that missing rights give a *SyncError that says forbidden.
 func TestRBAC(t *testing.T) {
@@ -27,9 +30,7 @@ func TestRBAC(t *testing.T) {
 	ns := newNamespace(t, client)
 	createPod(t, client, newPod(ns, "visible", nil))
 
-	podReader, err := c.AddUser(t.Context(), "e2e-pod-reader", []rbacv1.PolicyRule{{
-		APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"},
-	}})
+	podReader, err := c.AddUser(t.Context(), "e2e-pod-reader", listWatchPods)
 	if err != nil {
 		t.Fatalf("AddUser(e2e-pod-reader): %v", err)
 	}
@@ -90,23 +91,14 @@ func checkForbidden(t *testing.T, b *informer.Builder, resource string) {
 }
 
 // expectSyncError builds and starts b's informer, which must not sync, and
-// returns the *SyncError of WaitForSync. It stops the informer before
-// returning.
+// returns the *SyncError of WaitForSync. The test's cleanup stops the
+// informer.
 func expectSyncError(t *testing.T, b *informer.Builder) *informer.SyncError {
 	t.Helper()
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	inf := startUnsynced(t, b)
 	start := time.Now()
-	err = inf.WaitForSync(t.Context())
+	err := inf.WaitForSync(t.Context())
 	elapsed := time.Since(start)
-	if stopErr := inf.Stop(); stopErr != nil {
-		t.Errorf("Stop: %v", stopErr)
-	}
 	if err == nil {
 		t.Fatalf("WaitForSync: got nil, want a *SyncError")
 	}
