@@ -29,7 +29,8 @@ vet:
 test: tools vet
 	@for m in $(MODULES); do echo "go test -race ($$m)"; (cd $$m && $(GO) test -race -count=1 -timeout 30m ./...) || exit 1; done
 
-# Unit tests only: no binaries needed, e2e tests skip.
+# The root module's tests without building the binaries first: the e2e tests
+# skip when bin/ has none, and run when it has them.
 unit:
 	$(GO) test -race -count=1 ./...
 

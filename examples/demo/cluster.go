@@ -94,7 +94,6 @@ func loadConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 20, 40
 	return cfg, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -100,6 +101,44 @@ func TestGeneratorRun(t *testing.T) {
 	}
 	if got := len(podTiers(t, client)); got != 4 {
 		t.Errorf("%d pods, want 4", got)
+	}
+}
+
+// TestGeneratorForgetsPodsDeletedBehindItsBack checks that a pod deleted by
+// someone else is dropped from the generator's list: relabelling it fails
+// once, deleting it is no error and is not counted, and later steps move on
+// to the next pods.
+func TestGeneratorForgetsPodsDeletedBehindItsBack(t *testing.T) {
+	client := fake.NewClientset()
+	g := NewGenerator(client, demoNamespace, nil)
+	ctx := t.Context()
+	if err := g.Seed(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"demo-1", "demo-2"} {
+		if err := client.CoreV1().Pods(demoNamespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One round and a half: create demo-6, relabel demo-1 (gone), delete
+	// demo-2 (gone), create the Deployment, create demo-7, relabel demo-3.
+	for i := range len(schedule) + 2 {
+		err := g.Step(ctx)
+		switch {
+		case i == 1 && !apierrors.IsNotFound(err):
+			t.Fatalf("step %d, relabelling demo-1: got error %v, want NotFound", i, err)
+		case i != 1 && err != nil:
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+
+	want := Stats{Created: 7, Relabelled: 1, Deleted: 0, Scaled: 1}
+	if diff := cmp.Diff(want, g.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	wantTiers := map[string]string{"demo-3": "cache", "demo-4": "web", "demo-5": "web", "demo-6": "web", "demo-7": "web"}
+	if diff := cmp.Diff(wantTiers, podTiers(t, client)); diff != "" {
+		t.Errorf("pods and their tier (-want +got):\n%s", diff)
 	}
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +14,75 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(fakePodwatchEnv); mode != "" {
+		os.Exit(fakePodwatch(mode))
+	}
 	goleak.VerifyTestMain(m)
+}
+
+// fakePodwatchEnv, when set, makes the test binary stand in for podwatch
+// (see fakePodwatch).
+const fakePodwatchEnv = "DEMO_TEST_FAKE_PODWATCH"
+
+// fakePodwatch says on stderr that its initial list is done, as podwatch
+// does, waits for SIGINT, then acts as mode says: "exit" exits 0, "fail"
+// exits 3, "hang" never exits.
+func fakePodwatch(mode string) int {
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt)
+	fmt.Fprintln(os.Stderr, readyMarker)
+	<-interrupted
+	switch mode {
+	case "exit":
+		return 0
+	case "fail":
+		return 3
+	}
+	time.Sleep(time.Hour) // only a kill ends it
+	return 1
+}
+
+// TestWatcherStop checks how the demo stops podwatch, with the test binary
+// standing in for it: SIGINT once, then a kill after the grace period.
+func TestWatcherStop(t *testing.T) {
+	const bound = 20 * time.Second // reaching it is a failure
+	tests := []struct {
+		mode    string
+		grace   time.Duration
+		wantErr string // "" for none
+	}{
+		{"exit", bound, ""},
+		{"fail", bound, "podwatch: exit status 3"},
+		{"hang", 200 * time.Millisecond, "podwatch did not stop within 200ms of SIGINT and was killed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			t.Setenv(fakePodwatchEnv, tt.mode)
+			w, err := startWatcher(os.Args[0], nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-w.ready:
+			case <-w.done:
+				t.Fatalf("exited before saying it was ready: %v", w.exitErr())
+			case <-time.After(bound):
+				_ = w.cmd.Process.Kill()
+				t.Fatalf("did not say it was ready within %v", bound)
+			}
+			if !w.isReady() {
+				t.Error("isReady = false after ready was closed")
+			}
+
+			err = w.stop(tt.grace)
+			if tt.wantErr == "" && err != nil {
+				t.Errorf("stop: %v, want nil", err)
+			}
+			if tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
+				t.Errorf("stop: %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
 }
 
 func TestRepoRoot(t *testing.T) {

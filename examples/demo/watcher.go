@@ -156,16 +156,13 @@ func (w *watcher) isReady() bool {
 	}
 }
 
-// wait waits up to d for podwatch to exit by itself, and reports whether it
-// did.
-func (w *watcher) wait(d time.Duration) bool {
+// wait waits up to d for podwatch to exit by itself.
+func (w *watcher) wait(d time.Duration) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case <-w.done:
-		return true
 	case <-timer.C:
-		return false
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,10 +18,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/informer-go/informer"
+	"github.com/informer-go/informer/informertest"
 )
 
 func TestMain(m *testing.M) {
@@ -32,8 +33,13 @@ func TestMain(m *testing.M) {
 // a way to synchronize.
 const waitBound = 20 * time.Second
 
+// The tests use informertest's fake clientset rather than client-go's: the
+// changes they make right after the initial list must reach the informer
+// even if its WATCH has not started yet, which client-go's fake does not
+// guarantee.
+
 func TestRunPrintsEvents(t *testing.T) {
-	kube := fake.NewClientset(
+	kube := informertest.NewClientset(
 		newPod("default", "web-1", "web", "nginx:1", corev1.PodPending),
 		newPod("kube-system", "dns-1", "dns", "coredns:1", corev1.PodRunning),
 	)
@@ -112,7 +118,7 @@ func TestRunFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			kube := fake.NewClientset(
+			kube := informertest.NewClientset(
 				newPod("default", "web-1", "web", "nginx:1", corev1.PodPending),
 				newPod("other", "web-9", "web", "nginx:1", corev1.PodPending),
 				newPod("kube-system", "dns-1", "dns", "coredns:1", corev1.PodRunning),
@@ -143,7 +149,7 @@ func TestRunFilters(t *testing.T) {
 }
 
 func TestRunReportsSyncError(t *testing.T) {
-	kube := fake.NewClientset()
+	kube := informertest.NewClientset()
 	kube.PrependReactor("list", "pods", func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(corev1.Resource("pods"), "", errors.New(`User "dev" cannot list pods`))
 	})
@@ -174,9 +180,90 @@ func TestRunReportsBadSelector(t *testing.T) {
 	const selector = "tier in (web"
 	// A duration, so that run returns even if it wrongly accepts the selector.
 	opts := options{selector: selector, syncTimeout: waitBound, duration: time.Nanosecond}
-	err := run(t.Context(), informer.NewBuilder().WithClients(fake.NewClientset(), nil), newLineRecorder(), opts)
+	err := run(t.Context(), informer.NewBuilder().WithClients(informertest.NewClientset(), nil), newLineRecorder(), opts)
 	if err == nil || !strings.Contains(err.Error(), strconv.Quote(selector)) {
 		t.Errorf("got error %v, want one naming the selector %q", err, selector)
+	}
+}
+
+func TestRunReportsNoConfig(t *testing.T) {
+	// No $KUBECONFIG, an empty home and not in a pod: nothing to find.
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	opts := options{syncTimeout: waitBound}
+
+	err := run(t.Context(), informer.NewBuilder().WithKubeconfig("", ""), newLineRecorder(), opts)
+
+	if !errors.Is(err, informer.ErrNoConfig) {
+		t.Fatalf("got error %v, want one wrapping informer.ErrNoConfig", err)
+	}
+	// The line the README shows.
+	want := "no cluster configuration found (tried in-cluster config and ~/.kube/config); pass --kubeconfig PATH or set $KUBECONFIG"
+	if got := explain(t.Context(), err, opts); got != want {
+		t.Errorf("got message %q, want %q", got, want)
+	}
+}
+
+// TestRunInterruptedDuringInitialList is Ctrl-C while the initial list is
+// under way: run stops and returns the *SyncError, which explain does not
+// present as a problem with the cluster.
+func TestRunInterruptedDuringInitialList(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	kube := informertest.NewClientset()
+	kube.PrependReactor("list", "pods", func(clienttesting.Action) (bool, runtime.Object, error) {
+		cancel() // the list never succeeds; the interruption ends the wait
+		return true, nil, apierrors.NewServiceUnavailable("not yet")
+	})
+	opts := options{syncTimeout: waitBound, ready: func() { t.Error("ready called, want the wait interrupted") }}
+
+	err := run(ctx, informer.NewBuilder().WithClients(kube, nil), newLineRecorder(), opts)
+
+	var syncErr *informer.SyncError
+	if !errors.As(err, &syncErr) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got error %v, want a *informer.SyncError caused by context.Canceled", err)
+	}
+	want := "interrupted before the initial list of pods was complete"
+	if got := explain(ctx, err, opts); got != want {
+		t.Errorf("got message %q, want %q", got, want)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	defaults := options{syncTimeout: time.Minute}
+	tests := []struct {
+		name string
+		args []string
+		want options
+	}{
+		{"defaults", nil, defaults},
+		{
+			name: "long names",
+			args: []string{"--kubeconfig", "kc.yaml", "--context", "dev", "--namespace", "web", "--selector", "tier=web", "--duration", "1m", "--sync-timeout", "5s"},
+			want: options{kubeconfig: "kc.yaml", context: "dev", namespace: "web", selector: "tier=web", duration: time.Minute, syncTimeout: 5 * time.Second},
+		},
+		{
+			name: "shorthands",
+			args: []string{"-n", "web", "-l", "tier=web"},
+			want: options{namespace: "web", selector: "tier=web", syncTimeout: time.Minute},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFlags(tt.args)
+			if err != nil {
+				t.Fatalf("parseFlags(%q): %v", tt.args, err)
+			}
+			// options has no func set here, so DeepEqual compares every field.
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("parseFlags(%q) = %+v, want %+v", tt.args, got, tt.want)
+			}
+		})
+	}
+	// A namespace given without -n is a mistake, not something to ignore.
+	if _, err := parseFlags([]string{"default"}); err == nil || !strings.Contains(err.Error(), `unexpected argument "default"`) {
+		t.Errorf("parseFlags with an argument: got error %v, want one naming the argument", err)
 	}
 }
 
