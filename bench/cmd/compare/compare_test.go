@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"math"
 	"regexp"
 	"strconv"
@@ -292,5 +293,31 @@ func TestDecodedUnstructuredList(t *testing.T) {
 	a, b := list.Items[0].GetNamespace(), list.Items[1].GetNamespace()
 	if a != benchNamespace || unsafe.StringData(a) == unsafe.StringData(b) {
 		t.Errorf("namespaces %q and %q: want %q, decoded apart", a, b, benchNamespace)
+	}
+}
+
+// TestParseFlags checks the defaults that depend on -quick and that a bad
+// value is a flagError, which main reports (the flag package reports the
+// others itself).
+func TestParseFlags(t *testing.T) {
+	t.Setenv("QUICK", "")
+	full, err := parseFlags(nil)
+	if err != nil || full.quick || full.latencyDuration != 15*time.Second || full.runs != 5 || full.syncRuns != 7 {
+		t.Errorf("no flags: got %+v, %v; want full sizes, 15s latency runs, 5 runs, 7 sync runs", full, err)
+	}
+	quick, err := parseFlags([]string{"-quick"})
+	if err != nil || !quick.quick || quick.latencyDuration != 10*time.Second {
+		t.Errorf("-quick: got %+v, %v; want quick with 10s latency runs", quick, err)
+	}
+	t.Setenv("QUICK", "1")
+	if env, err := parseFlags(nil); err != nil || !env.quick {
+		t.Errorf("QUICK=1: got quick=%v, %v; want quick", env.quick, err)
+	}
+	var fe flagError
+	if _, err := parseFlags([]string{"-runs", "0"}); !errors.As(err, &fe) {
+		t.Errorf("-runs 0: got %v, want a flagError", err)
+	}
+	if _, err := parseFlags([]string{"-nosuch"}); err == nil || errors.As(err, &fe) {
+		t.Errorf("-nosuch: got %v, want the flag package's error", err)
 	}
 }

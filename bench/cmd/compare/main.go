@@ -50,6 +50,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -86,6 +87,10 @@ type options struct {
 	profile    string
 }
 
+// flagError is a bad flag value found after parsing, which the flag
+// package has not reported.
+type flagError struct{ error }
+
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
@@ -112,7 +117,7 @@ func parseFlags(args []string) (options, error) {
 		}
 	}
 	if o.runs < 1 || o.syncRuns < 1 || o.latencyRate < 1 {
-		return o, fmt.Errorf("-runs, -sync-runs and -latency-rate must be positive")
+		return o, flagError{errors.New("-runs, -sync-runs and -latency-rate must be positive")}
 	}
 	return o, nil
 }
@@ -123,6 +128,10 @@ func main() {
 	crlog.SetLogger(logr.Discard())
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
+		// The flag package has printed its own errors; ours are printed here.
+		if fe := (flagError{}); errors.As(err, &fe) {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+		}
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
