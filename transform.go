@@ -3,6 +3,7 @@ package informer
 import (
 	"sync/atomic"
 
+	"github.com/informer-go/informer/internal/intern"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
@@ -20,9 +21,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 func newTransform(s settings) cache.TransformFunc {
 	user := s.transform
 	strip := !s.keepManagedFields
-	var table *internTable
+	var table *intern.Table
 	if s.shareStrings {
-		table = newInternTable()
+		table = intern.NewTable()
 	}
 	if !strip && table == nil {
 		return user
@@ -32,7 +33,7 @@ func newTransform(s settings) cache.TransformFunc {
 			obj = stripBulkyMetadata(obj)
 		}
 		if table != nil {
-			table.internObject(obj)
+			table.Share(obj)
 		}
 		if user != nil {
 			return user(obj)

@@ -1,4 +1,4 @@
-package informer
+package intern
 
 import (
 	"encoding/json"
@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
 // fresh returns a copy of s in an allocation of its own, as a decoder
@@ -65,13 +64,13 @@ func unsharedKeys[V any](first, last map[string]V) []string {
 }
 
 func TestStringSharingSharesRepeatedStringsAndChangesNoValue(t *testing.T) {
-	table := newInternTable()
-	const n = 3 * internProbe
+	table := NewTable()
+	const n = 3 * probeWindow
 	pods := make([]*corev1.Pod, n)
 	for i := range pods {
 		pods[i] = decodedPod(i)
 		want := pods[i].DeepCopy()
-		table.internObject(pods[i])
+		table.Share(pods[i])
 		if diff := cmp.Diff(want, pods[i]); diff != "" {
 			t.Fatalf("pod %d changed (-before +after):\n%s", i, diff)
 		}
@@ -105,13 +104,13 @@ func TestStringSharingSharesRepeatedStringsAndChangesNoValue(t *testing.T) {
 		}
 	}
 	// Three unique fields (name, UID, IP) fill one window each.
-	if len(table.strings) > 3*internProbe+16 {
+	if len(table.strings) > 3*probeWindow+16 {
 		t.Errorf("the table holds %d strings after %d pods; want at most a window of each unique field and the shared ones", len(table.strings), n)
 	}
 }
 
 func TestStringSharingTableIsBounded(t *testing.T) {
-	table := newInternTable()
+	table := NewTable()
 	table.limit = 8
 	table.fields = make([]fieldStats, 1)
 	for i := range 50 {
@@ -137,7 +136,7 @@ type node struct {
 }
 
 func TestStringSharingFollowsRecursiveTypes(t *testing.T) {
-	table := newInternTable()
+	table := NewTable()
 	mk := func() *node {
 		alias := fresh("alias")
 		return &node{
@@ -147,8 +146,8 @@ func TestStringSharingFollowsRecursiveTypes(t *testing.T) {
 		}
 	}
 	a, b := mk(), mk()
-	table.internObject(a)
-	table.internObject(b)
+	table.Share(a)
+	table.Share(b)
 	for what, s := range map[string]string{
 		"kid name": b.Kids[0].Name, "next name": b.Next.Name, "next next name": b.Next.Next.Name, "map value": b.Kids[0].Tags["k"],
 	} {
@@ -165,9 +164,9 @@ func TestStringSharingFollowsRecursiveTypes(t *testing.T) {
 }
 
 func TestStringSharingLeavesOtherValuesAlone(t *testing.T) {
-	table := newInternTable()
+	table := NewTable()
 	for _, obj := range []any{nil, (*corev1.Pod)(nil), corev1.Pod{}, "text", 42, &struct{}{}, (*unstructured.Unstructured)(nil), &unstructured.Unstructured{}} {
-		table.internObject(obj)
+		table.Share(obj)
 	}
 	if len(table.strings) != 0 {
 		t.Errorf("the table holds %d strings, want none", len(table.strings))
@@ -192,13 +191,13 @@ func decodedUnstructured(t testing.TB, i int) *unstructured.Unstructured {
 }
 
 func TestStringSharingSharesUnstructuredTrees(t *testing.T) {
-	table := newInternTable()
-	const n = 3 * internProbe
+	table := NewTable()
+	const n = 3 * probeWindow
 	objs := make([]*unstructured.Unstructured, n)
 	for i := range objs {
 		objs[i] = decodedUnstructured(t, i)
 		want := objs[i].DeepCopy()
-		table.internObject(objs[i])
+		table.Share(objs[i])
 		if diff := cmp.Diff(want.Object, objs[i].Object); diff != "" {
 			t.Fatalf("object %d changed (-before +after):\n%s", i, diff)
 		}
@@ -235,67 +234,23 @@ func TestStringSharingSharesUnstructuredTrees(t *testing.T) {
 	}
 }
 
-func TestStringSharingWorksWithManagedFieldsKept(t *testing.T) {
-	transform := newTransform(settings{keepManagedFields: true, shareStrings: true})
-	var pods []*corev1.Pod
-	for i := range 2 {
-		p := decodedPod(i)
-		p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: fresh("kubelet")}}
-		if _, err := transform(p); err != nil {
-			t.Fatal(err)
-		}
-		pods = append(pods, p)
-	}
-	if len(pods[1].ManagedFields) != 1 {
-		t.Fatalf("managedFields: got %v, want the kubelet entry kept", pods[1].ManagedFields)
-	}
-	if !same(pods[0].ManagedFields[0].Manager, pods[1].ManagedFields[0].Manager) {
-		t.Error("the managers of the kept managedFields are two copies, want one")
-	}
-	if !same(pods[0].Spec.Containers[0].Image, pods[1].Spec.Containers[0].Image) {
-		t.Error("the images are two copies, want one")
-	}
-}
-
 func TestStringSharingIsSafeFromSeveralGoroutines(t *testing.T) {
-	transform := newTransform(settings{shareStrings: true})
+	table := NewTable()
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 200 {
-				if _, err := transform(decodedPod(g*1000 + i)); err != nil {
-					t.Error(err)
+				pod := decodedPod(g*1000 + i)
+				want := pod.DeepCopy()
+				table.Share(pod)
+				if diff := cmp.Diff(want, pod); diff != "" {
+					t.Errorf("pod changed (-before +after):\n%s", diff)
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-}
-
-func TestWithStringSharingSharesAcrossCachedObjects(t *testing.T) {
-	for _, share := range []bool{false, true} {
-		t.Run(fmt.Sprintf("sharing=%v", share), func(t *testing.T) {
-			kube := fake.NewClientset(decodedPod(1), decodedPod(2))
-			b := NewBuilder().WithClients(kube, nil)
-			if share {
-				b.WithStringSharing()
-			}
-			reg := Watch(b, Funcs[*corev1.Pod]{})
-			startSynced(t, b)
-			pods, err := reg.Lister().List(nil)
-			if err != nil || len(pods) != 2 {
-				t.Fatalf("List: %d pods, %v", len(pods), err)
-			}
-			a, c := pods[0].Spec.Containers[0].Image, pods[1].Spec.Containers[0].Image
-			if a != c {
-				t.Fatalf("images differ: %q, %q", a, c)
-			}
-			if got := same(a, c); got != share {
-				t.Errorf("the two cached pods share their image string: %v, want %v", got, share)
-			}
-		})
-	}
 }
 
 // BenchmarkStringSharing measures the CPU the sharing costs per pod once
@@ -310,7 +265,7 @@ func BenchmarkStringSharingUnstructured(b *testing.B) {
 	benchmarkSharing(b, func(i int) any { return decodedUnstructured(b, i) })
 }
 
-// benchmarkSharing times internObject on objects decode makes, a fresh
+// benchmarkSharing times Share on objects decode makes, a fresh
 // batch of them each time the last one is used up, outside the timer.
 func benchmarkSharing(b *testing.B, decode func(i int) any) {
 	const batch = 1000
@@ -323,9 +278,9 @@ func benchmarkSharing(b *testing.B, decode func(i int) any) {
 		}
 		return objs
 	}
-	table := newInternTable()
+	table := NewTable()
 	for _, obj := range decodeBatch() {
-		table.internObject(obj)
+		table.Share(obj)
 	}
 	objs := decodeBatch()
 	b.ReportAllocs()
@@ -336,6 +291,6 @@ func benchmarkSharing(b *testing.B, decode func(i int) any) {
 			objs = decodeBatch()
 			b.StartTimer()
 		}
-		table.internObject(objs[i%batch])
+		table.Share(objs[i%batch])
 	}
 }

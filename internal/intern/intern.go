@@ -1,4 +1,30 @@
-package informer
+// Package intern shares the strings that repeat between decoded Kubernetes
+// objects, so that a cache of many similar objects keeps one copy of each.
+//
+// A decoder gives every string of every object an allocation of its own,
+// though most of them repeat from object to object: namespaces, label and
+// annotation keys, images, container names, condition types and reasons,
+// policies, node names. [Table.Share] replaces each such string with the one
+// copy the table already holds, so that 10,000 pods of a Deployment keep one
+// "registry.example.com/web:v1.2.3" rather than 20,000.
+//
+// What is shared is learned per field: the non-empty values of each string
+// field are looked up, and after every probeWindow lookups a field whose
+// values were found in the table at most half of the time (names, UIDs, IPs,
+// container IDs) is skipped from then on, so that neither the table nor the
+// CPU is spent on values that do not repeat. The table is bounded: at
+// maxEntries it starts afresh (objects keep the strings they have).
+//
+// Unstructured objects are map trees: their keys (the field names, shared by
+// every object of a kind) and their string values are shared the same way,
+// values being judged per key name.
+//
+// Strings are immutable, so sharing them changes nothing a program can
+// observe without package unsafe. Share rewrites objects in place: call it
+// only on objects no other goroutine reads yet (client-go's transforms see
+// freshly decoded objects only). This package is the only one of the module
+// that uses unsafe.
+package intern
 
 import (
 	"reflect"
@@ -8,49 +34,23 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// String sharing ("interning") of cached objects.
-//
-// A decoder gives every string of every object an allocation of its own,
-// though most of them repeat from object to object: namespaces, label and
-// annotation keys, images, container names, condition types and reasons,
-// policies, node names. With [Builder.WithStringSharing], the transform
-// replaces each such string with the one copy an informer already holds, so
-// that 10,000 pods of a Deployment keep one "registry.example.com/web:v1.2.3"
-// rather than 20,000.
-//
-// What is shared is learned per field: the non-empty values of each string
-// field (per informer) are looked up, and after every internProbe lookups a
-// field whose values were found in the table at most half of the time
-// (names, UIDs, IPs, container IDs) is skipped from then on, so that neither
-// the table nor the CPU is spent on values that do not repeat. The table is
-// bounded: at maxInternEntries it starts afresh (objects keep the strings
-// they have).
-//
-// Unstructured objects are map trees: their keys (the field names, shared
-// by every object of a kind) and their string values are shared the same
-// way, values being judged per key name.
-//
-// Strings are immutable, so sharing them changes nothing a program can
-// observe without package unsafe. The transform only rewrites objects
-// client-go has just decoded and no reader has seen yet (client-go does not
-// pass cached objects to transforms: resync and tombstones skip them).
-
 const (
-	// maxInternLen is the longest string looked up; longer ones rarely repeat.
-	maxInternLen = 256
-	// maxInternEntries bounds an informer's table.
-	maxInternEntries = 1 << 16
-	// internProbe is the number of lookups after which a field's sharing
+	// maxLen is the longest string looked up; longer ones rarely repeat.
+	maxLen = 256
+	// maxEntries bounds a table.
+	maxEntries = 1 << 16
+	// probeWindow is the number of lookups after which a field's sharing
 	// rate is judged.
-	internProbe = 256
+	probeWindow = 256
 )
 
-// internTable is one informer's table of shared strings. Its lock is held
+// Table is one cache's table of shared strings, learned from the objects
+// given to [Table.Share]. It is safe for concurrent use; its lock is held
 // for a whole object.
-type internTable struct {
+type Table struct {
 	mu      sync.Mutex
 	strings map[string]string
-	limit   int          // the most strings held; maxInternEntries
+	limit   int          // the most strings held; maxEntries
 	fields  []fieldStats // indexed by stringOp.id
 	// last caches the plan of the type seen last (an informer sees one).
 	lastType reflect.Type
@@ -76,17 +76,20 @@ type fieldStats struct {
 	last         string
 }
 
-func newInternTable() *internTable {
-	return &internTable{
+// NewTable returns an empty table.
+func NewTable() *Table {
+	return &Table{
 		strings:    make(map[string]string),
-		limit:      maxInternEntries,
+		limit:      maxEntries,
 		treeValues: make(map[string]*fieldStats),
 	}
 }
 
-// internObject shares the strings of obj, a pointer to a struct or an
-// *unstructured.Unstructured, in place. Other objects are left alone.
-func (t *internTable) internObject(obj any) {
+// Share replaces, in place, the strings of obj that repeat by the table's
+// copies, and learns the new ones. obj is a pointer to a struct (such as a
+// *corev1.Pod) or an *unstructured.Unstructured; other values, and nil, are
+// left alone. Values are unchanged; only exported fields are rewritten.
+func (t *Table) Share(obj any) {
 	if u, ok := obj.(*unstructured.Unstructured); ok {
 		if u != nil {
 			t.mu.Lock()
@@ -115,8 +118,8 @@ func (t *internTable) internObject(obj any) {
 
 // share returns the table's copy of s, adding s when it has none, or s
 // itself when field f is not shared.
-func (t *internTable) share(s string, f *fieldStats) string {
-	if len(s) == 0 || len(s) > maxInternLen {
+func (t *Table) share(s string, f *fieldStats) string {
+	if len(s) == 0 || len(s) > maxLen {
 		return s
 	}
 	if f.skip {
@@ -132,7 +135,7 @@ func (t *internTable) share(s string, f *fieldStats) string {
 	if found {
 		f.shared++
 	}
-	if f.seen == internProbe {
+	if f.seen == probeWindow {
 		// Judge the window: a field whose values were found at most half
 		// of the time costs more (table entries, lookups) than it saves.
 		f.skip = f.shared*2 <= f.seen
@@ -155,7 +158,7 @@ func sameString(a, b string) bool {
 }
 
 // walk shares the strings of the value at p, laid out as plan says.
-func (t *internTable) walk(p unsafe.Pointer, plan *stringPlan) {
+func (t *Table) walk(p unsafe.Pointer, plan *stringPlan) {
 	for i := range plan.ops {
 		op := &plan.ops[i]
 		field := unsafe.Add(p, op.off)
@@ -190,7 +193,7 @@ func (t *internTable) walk(p unsafe.Pointer, plan *stringPlan) {
 }
 
 // shareAt replaces *s by the shared copy, writing only when it differs.
-func (t *internTable) shareAt(s *string, id int) {
+func (t *Table) shareAt(s *string, id int) {
 	if shared := t.share(*s, &t.fields[id]); !sameString(shared, *s) {
 		*s = shared
 	}
@@ -198,7 +201,7 @@ func (t *internTable) shareAt(s *string, id int) {
 
 // shareMap shares the keys and values of m. Values are replaced in place,
 // keys by applyRekeys.
-func (t *internTable) shareMap(m map[string]string, keyID, valueID int) {
+func (t *Table) shareMap(m map[string]string, keyID, valueID int) {
 	if len(m) == 0 {
 		return
 	}
@@ -232,7 +235,7 @@ func applyRekeys[V any](m map[string]V, rekeys []rekey) {
 // shareTree shares the keys and string values of an unstructured object's
 // map tree. Values are counted per key name, so that the values of "uid"
 // or "name" can be skipped while those of "image" are shared.
-func (t *internTable) shareTree(m map[string]any) {
+func (t *Table) shareTree(m map[string]any) {
 	var buf [16]rekey
 	rekeys := buf[:0]
 	for k, v := range m {
@@ -250,7 +253,7 @@ func (t *internTable) shareTree(m map[string]any) {
 // items of a list count as values of the list's key). For a string whose
 // shared copy is another allocation it returns that copy, for the caller to
 // store in v's place: boxed anew (16 bytes), the old box freed.
-func (t *internTable) shareTreeValue(v any, key string) (any, bool) {
+func (t *Table) shareTreeValue(v any, key string) (any, bool) {
 	switch v := v.(type) {
 	case string:
 		if shared := t.share(v, t.valueStats(key)); !sameString(shared, v) {
@@ -269,7 +272,7 @@ func (t *internTable) shareTreeValue(v any, key string) (any, bool) {
 }
 
 // valueStats returns the counts of the values under key name key.
-func (t *internTable) valueStats(key string) *fieldStats {
+func (t *Table) valueStats(key string) *fieldStats {
 	if f, ok := t.treeValues[key]; ok {
 		return f
 	}
