@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 )
 
 // Defaults for a [Builder] whose corresponding With... method was not called.
@@ -28,11 +29,14 @@ const (
 // The zero value is not usable; call [NewBuilder]. With... methods return the
 // builder so calls chain. A With... method given bad input does not panic: it
 // records the error, and [Builder.Build] reports every recorded error at once.
-// A Builder is safe for concurrent use, but is meant to be configured from one
-// goroutine and built once.
+// A With... method called after Build changes nothing: the call is logged,
+// [Builder.Err] reports it and [Informer.Start] fails with it (wrapping
+// [ErrAlreadyBuilt]). A Builder is safe for concurrent use, but is meant to
+// be configured from one goroutine and built once.
 type Builder struct {
-	mu   sync.Mutex
-	errs []error
+	mu       sync.Mutex
+	errs     []error // reported by Build
+	lateErrs []error // With... calls after Build, reported by Err and Start
 
 	config         *rest.Config
 	kubeconfigPath string
@@ -79,12 +83,16 @@ func NewBuilder() *Builder {
 	}}
 }
 
-// update runs fn under the builder's lock unless the builder was built.
-func (b *Builder) update(fn func() error) *Builder {
+// update runs fn, the body of the With... method named method, under the
+// builder's lock, unless the builder was built: then the call is ignored,
+// logged and recorded for [Builder.Err] and [Informer.Start].
+func (b *Builder) update(method string, fn func() error) *Builder {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.built != nil {
-		b.errs = append(b.errs, ErrAlreadyBuilt)
+		err := fmt.Errorf("informer: %s after Build has no effect: %w; configure the Builder before Build", method, ErrAlreadyBuilt)
+		b.lateErrs = append(b.lateErrs, err)
+		klog.Background().Error(err, "Builder configured after Build; the change is ignored", "method", method)
 		return b
 	}
 	if err := fn(); err != nil {
@@ -97,7 +105,7 @@ func (b *Builder) update(fn func() error) *Builder {
 // builder copies cfg; later changes to it have no effect. QPS and Burst left
 // at zero get [DefaultQPS] and [DefaultBurst].
 func (b *Builder) WithConfig(cfg *rest.Config) *Builder {
-	return b.update(func() error {
+	return b.update("WithConfig", func() error {
 		if cfg == nil {
 			return errors.New("informer: WithConfig: nil *rest.Config")
 		}
@@ -111,7 +119,7 @@ func (b *Builder) WithConfig(cfg *rest.Config) *Builder {
 // service account, ~/.kube/config. An empty context means the file's current
 // context. [Builder.WithConfig] takes precedence over this.
 func (b *Builder) WithKubeconfig(path, context string) *Builder {
-	return b.update(func() error {
+	return b.update("WithKubeconfig", func() error {
 		b.kubeconfigPath, b.kubeContext = path, context
 		return nil
 	})
@@ -122,7 +130,7 @@ func (b *Builder) WithKubeconfig(path, context string) *Builder {
 // them at zero). Informers only list and watch, so this matters at start and
 // after reconnects.
 func (b *Builder) WithRateLimits(qps float32, burst int) *Builder {
-	return b.update(func() error {
+	return b.update("WithRateLimits", func() error {
 		if qps <= 0 || burst <= 0 {
 			return fmt.Errorf("informer: WithRateLimits: qps and burst must be positive, got %v and %d", qps, burst)
 		}
@@ -136,7 +144,7 @@ func (b *Builder) WithRateLimits(qps float32, burst int) *Builder {
 // [Builder.Build] only if a registration needs it. See also
 // [Builder.WithMetadataClient].
 func (b *Builder) WithClients(kube kubernetes.Interface, dyn dynamic.Interface) *Builder {
-	return b.update(func() error {
+	return b.update("WithClients", func() error {
 		b.kube, b.dyn, b.clientsGiven = kube, dyn, true
 		return nil
 	})
@@ -146,7 +154,7 @@ func (b *Builder) WithClients(kube kubernetes.Interface, dyn dynamic.Interface) 
 // typically a fake in tests. Like [Builder.WithClients], it turns off config
 // resolution.
 func (b *Builder) WithMetadataClient(meta metadata.Interface) *Builder {
-	return b.update(func() error {
+	return b.update("WithMetadataClient", func() error {
 		b.meta, b.clientsGiven = meta, true
 		return nil
 	})
@@ -155,7 +163,7 @@ func (b *Builder) WithMetadataClient(meta metadata.Interface) *Builder {
 // WithNamespace restricts every informer to one namespace. "" (the default)
 // means all namespaces. Cluster-scoped resources ignore it.
 func (b *Builder) WithNamespace(namespace string) *Builder {
-	return b.update(func() error {
+	return b.update("WithNamespace", func() error {
 		b.settings.namespace = namespace
 		return nil
 	})
@@ -165,7 +173,7 @@ func (b *Builder) WithNamespace(namespace string) *Builder {
 // in the syntax of kubectl's -l flag ("app=web,tier!=cache"). Objects that
 // stop matching are delivered as deletes.
 func (b *Builder) WithLabelSelector(selector string) *Builder {
-	return b.update(func() error {
+	return b.update("WithLabelSelector", func() error {
 		if _, err := labels.Parse(selector); err != nil {
 			return fmt.Errorf("informer: WithLabelSelector %q: %w", selector, err)
 		}
@@ -178,7 +186,7 @@ func (b *Builder) WithLabelSelector(selector string) *Builder {
 // ("status.phase=Running"). Which fields are supported depends on the
 // resource; the server rejects others, which shows in [SyncError].
 func (b *Builder) WithFieldSelector(selector string) *Builder {
-	return b.update(func() error {
+	return b.update("WithFieldSelector", func() error {
 		if _, err := fields.ParseSelector(selector); err != nil {
 			return fmt.Errorf("informer: WithFieldSelector %q: %w", selector, err)
 		}
@@ -192,7 +200,7 @@ func (b *Builder) WithFieldSelector(selector string) *Builder {
 // nothing, so handlers only see them with [DeliverNoOpUpdates]. client-go
 // raises periods below one second to one second.
 func (b *Builder) WithResync(period time.Duration) *Builder {
-	return b.update(func() error {
+	return b.update("WithResync", func() error {
 		if period < 0 {
 			return fmt.Errorf("informer: WithResync: negative period %v", period)
 		}
@@ -204,7 +212,7 @@ func (b *Builder) WithResync(period time.Duration) *Builder {
 // WithSyncTimeout bounds how long [Informer.WaitForSync] waits
 // (default [DefaultSyncTimeout]).
 func (b *Builder) WithSyncTimeout(timeout time.Duration) *Builder {
-	return b.update(func() error {
+	return b.update("WithSyncTimeout", func() error {
 		if timeout <= 0 {
 			return fmt.Errorf("informer: WithSyncTimeout: must be positive, got %v", timeout)
 		}
@@ -221,7 +229,7 @@ func (b *Builder) WithSyncTimeout(timeout time.Duration) *Builder {
 // permissions or CRDs created while the program starts are picked up. The
 // informers go on retrying either way.
 func (b *Builder) WithFailFast() *Builder {
-	return b.update(func() error {
+	return b.update("WithFailFast", func() error {
 		b.settings.failFast = true
 		return nil
 	})
@@ -230,7 +238,7 @@ func (b *Builder) WithFailFast() *Builder {
 // WithStopTimeout bounds how long [Informer.Stop] waits for running handlers
 // to return (default [DefaultStopTimeout]).
 func (b *Builder) WithStopTimeout(timeout time.Duration) *Builder {
-	return b.update(func() error {
+	return b.update("WithStopTimeout", func() error {
 		if timeout <= 0 {
 			return fmt.Errorf("informer: WithStopTimeout: must be positive, got %v", timeout)
 		}
@@ -245,7 +253,7 @@ func (b *Builder) WithStopTimeout(timeout time.Duration) *Builder {
 // must be idempotent (client-go may call it again on an object it already
 // transformed), and may modify its argument in place.
 func (b *Builder) WithTransform(transform cache.TransformFunc) *Builder {
-	return b.update(func() error {
+	return b.update("WithTransform", func() error {
 		b.settings.transform = transform
 		return nil
 	})
@@ -256,7 +264,7 @@ func (b *Builder) WithTransform(transform cache.TransformFunc) *Builder {
 // objects. By default both are stripped: they are a large part of each
 // object and informers rarely need them.
 func (b *Builder) WithManagedFields() *Builder {
-	return b.update(func() error {
+	return b.update("WithManagedFields", func() error {
 		b.settings.keepManagedFields = true
 		return nil
 	})
@@ -276,7 +284,7 @@ func (b *Builder) WithManagedFields() *Builder {
 // cannot be seen by handlers. Unstructured objects ([WatchResource]) share
 // their map keys and the string values under keys whose values repeat.
 func (b *Builder) WithStringSharing() *Builder {
-	return b.update(func() error {
+	return b.update("WithStringSharing", func() error {
 		b.settings.shareStrings = true
 		return nil
 	})
@@ -286,7 +294,7 @@ func (b *Builder) WithStringSharing() *Builder {
 // client-go. By default a panic is recovered, logged with the resource and
 // the object's key, and counted; the informer and other handlers go on.
 func (b *Builder) WithCrashOnPanic() *Builder {
-	return b.update(func() error {
+	return b.update("WithCrashOnPanic", func() error {
 		b.settings.crashOnPanic = true
 		return nil
 	})
@@ -343,7 +351,24 @@ func (b *Builder) Build() (*Informer, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	inf.lateConfig = b.lateConfigErr
 	b.built = inf
 	b.regs = nil
 	return inf, nil
+}
+
+// Err returns the errors recorded so far: before [Builder.Build], those
+// Build will report; after it, the With... calls that came too late to take
+// effect (each wraps [ErrAlreadyBuilt]). It returns nil when there are none.
+func (b *Builder) Err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return errors.Join(append(append([]error(nil), b.errs...), b.lateErrs...)...)
+}
+
+// lateConfigErr returns the With... calls made after Build, joined.
+func (b *Builder) lateConfigErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return errors.Join(b.lateErrs...)
 }

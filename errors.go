@@ -22,8 +22,8 @@ var (
 	// ErrStopped is returned by methods called after [Informer.Stop], and is the
 	// cause of the context handed to handlers once Stop was called.
 	ErrStopped = errors.New("informer: stopped")
-	// ErrAlreadyBuilt is recorded when a [Builder] is configured after
-	// [Builder.Build] returned.
+	// ErrAlreadyBuilt is returned by a second [Builder.Build], and wrapped by
+	// the errors of With... calls made after Build (see [Builder.Err]).
 	ErrAlreadyBuilt = errors.New("informer: builder already built")
 	// ErrSyncTimeout is the cause of a [SyncError] when the sync timeout of
 	// [Builder.WithSyncTimeout] ran out.

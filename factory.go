@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -91,82 +88,6 @@ func typedResourceKey[T Object]() (resourceKey, error) {
 	}
 	plural, _ := meta.UnsafeGuessKindToResource(gvks[0])
 	return resourceKey{source: sourceTyped, gvr: plural}, nil
-}
-
-// resource is one shared informer with what the library tracks about it.
-type resource struct {
-	key      resourceKey
-	name     string
-	informer cache.SharedIndexInformer
-
-	// received counts objects that entered the informer's queue from the
-	// API server (list items and watch events), counted by the transform,
-	// which client-go calls once for each of them.
-	received atomic.Int64
-	// started is set when the informer's factory is asked to start it.
-	started atomic.Bool
-
-	mu          sync.Mutex
-	handlers    []registration
-	lastErr     error
-	lastErrTime time.Time
-}
-
-func (r *resource) addHandler(reg registration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.handlers = append(r.handlers, reg)
-}
-
-func (r *resource) handlerCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.handlers)
-}
-
-func (r *resource) registrations() []registration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]registration(nil), r.handlers...)
-}
-
-// required reports whether the resource must sync: true unless every
-// registration on it is [Optional].
-func (r *resource) required() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, reg := range r.handlers {
-		if !reg.optional() {
-			return true
-		}
-	}
-	return len(r.handlers) == 0
-}
-
-// synced reports whether the cache has synced and whether every handler has
-// seen the initial list.
-func (r *resource) synced() (cacheSynced, handlersSynced bool) {
-	handlersSynced = true
-	for _, reg := range r.registrations() {
-		handlersSynced = handlersSynced && cache.IsDone(reg.syncedChecker())
-	}
-	return r.informer.HasSynced(), handlersSynced
-}
-
-// setLastError records err and reports whether its message differs from
-// the previous error's.
-func (r *resource) setLastError(err error) (changed bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	changed = r.lastErr == nil || r.lastErr.Error() != err.Error()
-	r.lastErr, r.lastErrTime = err, time.Now()
-	return changed
-}
-
-func (r *resource) lastError() (error, time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lastErr, r.lastErrTime
 }
 
 // factories creates the client-go informer factories lazily, all with the

@@ -24,6 +24,9 @@ import (
 // All methods are safe for concurrent use.
 type Informer struct {
 	settings settings
+	// lateConfig reports Builder calls made after Build (nil in tests that
+	// make an Informer without a Builder).
+	lateConfig func() error
 
 	mu        sync.Mutex
 	factories factories
@@ -117,9 +120,17 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 // Start starts every informer and returns at once; it does not wait for the
 // caches to sync (see [Informer.WaitForSync]). The informers run until
 // [Informer.Stop] is called or ctx ends; only Stop waits for them to finish.
-// Start returns [ErrAlreadyStarted] when called twice and [ErrStopped]
-// after Stop.
+// Start returns [ErrAlreadyStarted] when called twice, [ErrStopped]
+// after Stop, and an error wrapping [ErrAlreadyBuilt] when the [Builder] was
+// configured after Build (see [Builder.Err]): the Informer would not run as
+// the program asked.
 func (i *Informer) Start(ctx context.Context) error {
+	// Asked before taking i.mu: Build holds the builder's lock while it
+	// takes i.mu.
+	var lateConfigErr error
+	if i.lateConfig != nil {
+		lateConfigErr = i.lateConfig()
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	switch {
@@ -127,6 +138,8 @@ func (i *Informer) Start(ctx context.Context) error {
 		return ErrStopped
 	case i.started:
 		return ErrAlreadyStarted
+	case lateConfigErr != nil:
+		return lateConfigErr
 	}
 	i.runCtx, i.cancel = context.WithCancelCause(ctx)
 	i.contexts = newEventContexts(i.runCtx)

@@ -346,6 +346,33 @@ func TestLifecycleMisuse(t *testing.T) {
 			t.Errorf("second Build: got %v, want ErrAlreadyBuilt", err)
 		}
 	})
+	t.Run("configured after build", func(t *testing.T) {
+		b := NewBuilder().WithClients(fake.NewClientset(), nil).WithNamespace("before")
+		if err := b.Err(); err != nil {
+			t.Fatalf("Err before Build: got %v, want nil", err)
+		}
+		inf, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WithNamespace("after")
+		err = b.Err()
+		if !errors.Is(err, ErrAlreadyBuilt) || !strings.Contains(err.Error(), "WithNamespace") {
+			t.Errorf("Err after a late WithNamespace: got %v, want ErrAlreadyBuilt naming WithNamespace", err)
+		}
+		if err := inf.Start(t.Context()); !errors.Is(err, ErrAlreadyBuilt) {
+			t.Errorf("Start after a late WithNamespace: got %v, want ErrAlreadyBuilt", err)
+		}
+		if err := inf.Stop(); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	t.Run("errors before build", func(t *testing.T) {
+		b := NewBuilder().WithResync(-time.Second)
+		if err := b.Err(); err == nil || !strings.Contains(err.Error(), "WithResync") {
+			t.Errorf("Err: got %v, want the WithResync error Build will report", err)
+		}
+	})
 	t.Run("stop while waiting for sync", func(t *testing.T) {
 		kube := fake.NewClientset()
 		listing := make(chan struct{}, 100)

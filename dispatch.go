@@ -1,0 +1,108 @@
+package informer
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/tools/cache"
+)
+
+// eventHandler is the cache.TypedResourceEventHandler client-go calls; it
+// keeps those methods off the Registration's public API.
+type eventHandler[T Object] struct{ r *Registration[T] }
+
+func (h eventHandler[T]) OnAdd(obj T, isInitialList bool)         { h.r.onAdd(obj, isInitialList) }
+func (h eventHandler[T]) OnUpdate(oldObj, newObj T)               { h.r.onUpdate(oldObj, newObj) }
+func (h eventHandler[T]) OnDelete(deleted cache.DeletedObject[T]) { h.r.onDelete(deleted) }
+
+func (r *Registration[T]) onAdd(obj T, isInitialList bool) {
+	r.seen.Add(1)
+	if r.funcs.OnAdd == nil {
+		return
+	}
+	ctx := r.contexts.plain
+	if isInitialList {
+		ctx = r.contexts.initialList
+	}
+	r.inCallback.Store(true)
+	defer r.done(ctx, "add", obj)
+	r.funcs.OnAdd(ctx, obj)
+}
+
+func (r *Registration[T]) onUpdate(oldObj, newObj T) {
+	if oldObj != newObj {
+		// Resync hands the cached object twice; it was never received.
+		r.seen.Add(1)
+	}
+	if r.funcs.OnUpdate == nil || (!r.opts.deliverNoOps && isNoOpUpdate(oldObj, newObj)) {
+		return
+	}
+	ctx := r.contexts.plain
+	r.inCallback.Store(true)
+	defer r.done(ctx, "update", newObj)
+	r.funcs.OnUpdate(ctx, oldObj, newObj)
+}
+
+func (r *Registration[T]) onDelete(deleted cache.DeletedObject[T]) {
+	if deleted.FinalStateUnknown == nil {
+		r.seen.Add(1) // tombstones come from a relist's bookkeeping, not from the server
+	}
+	if r.funcs.OnDelete == nil {
+		return
+	}
+	ctx := r.contexts.plain
+	obj := deleted.OptionalObj
+	if deleted.FinalStateUnknown != nil {
+		ctx = r.contexts.finalStateUnknown
+		var zero T
+		if obj == zero {
+			// The informer lost every copy; hand over an object that carries
+			// at least the namespace and name.
+			obj = newObjectNamed[T](deleted.GetNamespace(), deleted.GetName())
+		}
+	}
+	r.inCallback.Store(true)
+	defer r.done(ctx, "delete", obj)
+	r.funcs.OnDelete(ctx, obj)
+}
+
+// done ends a callback: it counts it and, unless the builder asked to crash,
+// recovers a panic and logs it with the resource and the object's key.
+func (r *Registration[T]) done(ctx context.Context, event string, obj T) {
+	r.delivered.Add(1)
+	r.inCallback.Store(false)
+	if r.crash {
+		return
+	}
+	if p := recover(); p != nil {
+		r.panics.Add(1)
+		utilruntime.HandleErrorWithContext(ctx, fmt.Errorf("panic: %v", p), "informer: handler panicked; recovered",
+			"handler", r.name, "event", event, "namespace", obj.GetNamespace(), "name", obj.GetName())
+	}
+}
+
+// isNoOpUpdate reports whether an update changed nothing. resourceVersions
+// decide when both are set; otherwise (fake clients never set them) the
+// objects are compared semantically.
+func isNoOpUpdate[T Object](oldObj, newObj T) bool {
+	if oldObj == newObj {
+		return true
+	}
+	oldRV, newRV := oldObj.GetResourceVersion(), newObj.GetResourceVersion()
+	if oldRV != "" && newRV != "" {
+		return oldRV == newRV
+	}
+	return equality.Semantic.DeepEqual(oldObj, newObj)
+}
+
+// newObjectNamed returns a new, empty T (a pointer to a struct) with the
+// given namespace and name.
+func newObjectNamed[T Object](namespace, name string) T {
+	obj := reflect.New(reflect.TypeFor[T]().Elem()).Interface().(T)
+	obj.SetNamespace(namespace)
+	obj.SetName(name)
+	return obj
+}

@@ -1,0 +1,157 @@
+package informer
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"k8s.io/client-go/tools/cache"
+)
+
+// Registration is the result of [Watch], [WatchResource] and [WatchMetadata]:
+// a handle on one set of callbacks and on the shared cache behind them. Its
+// methods are safe for concurrent use.
+type Registration[T Object] struct {
+	key   resourceKey
+	funcs Funcs[T]
+	opts  watchOptions
+
+	mu       sync.Mutex
+	err      error
+	res      *resource
+	handle   cache.ResourceEventHandlerRegistration
+	name     string
+	contexts *eventContexts
+	crash    bool
+
+	inCallback atomic.Bool  // a callback is running (one at a time)
+	delivered  atomic.Int64 // callbacks returned or panicked
+	panics     atomic.Int64
+
+	// seen counts notifications that match the resource's received count
+	// (see resource.received): all but resync updates and tombstones.
+	// Backlog is received minus seen; it is unknown (late) for a
+	// registration added after its informer started, which gets a replay of
+	// the cache that was never counted as received.
+	seen atomic.Int64
+	late bool
+}
+
+// registration is the untyped view of a [Registration] used by the builder
+// and the informer.
+type registration interface {
+	resourceKey() resourceKey
+	validate() error
+	attach(res *resource, contexts *eventContexts, crashOnPanic bool) error
+	setContexts(contexts *eventContexts)
+	fail(err error)
+	syncedChecker() cache.DoneChecker
+	displayName() string
+	running() bool
+	optional() bool
+	Stats() Stats
+}
+
+func (r *Registration[T]) resourceKey() resourceKey { return r.key }
+
+func (r *Registration[T]) validate() error {
+	if r.opts.err != nil {
+		return r.opts.err
+	}
+	return r.key.validate()
+}
+
+// Err reports why the registration is not active: an error from
+// [Builder.Build] or, for a registration made after Build, from attaching it.
+func (r *Registration[T]) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *Registration[T]) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// HasSynced reports whether the cache has synced and this registration's
+// callbacks have been called for every object of the initial list.
+func (r *Registration[T]) HasSynced() bool {
+	r.mu.Lock()
+	handle := r.handle
+	r.mu.Unlock()
+	return handle != nil && handle.HasSynced()
+}
+
+// Lister returns the typed read side of the shared cache behind this
+// registration. Before [Builder.Build] attached the registration, its
+// methods return an error.
+func (r *Registration[T]) Lister() Lister[T] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.res == nil {
+		err := r.err
+		if err == nil {
+			err = fmt.Errorf("informer: lister for %s: the builder is not built", r.key)
+		}
+		return Lister[T]{err: err}
+	}
+	return Lister[T]{indexer: r.res.informer.GetIndexer(), resource: r.res.key.gvr.GroupResource()}
+}
+
+func (r *Registration[T]) attach(res *resource, contexts *eventContexts, crashOnPanic bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.opts.indexers) > 0 {
+		if err := res.informer.AddIndexers(r.opts.indexers); err != nil {
+			return fmt.Errorf("informer: %s: adding indexes: %w", res.name, err)
+		}
+	}
+	r.res = res
+	r.late = res.started.Load()
+	r.crash = crashOnPanic
+	r.contexts = contexts
+	r.name = r.opts.name
+	if r.name == "" {
+		r.name = fmt.Sprintf("%s#%d", res.name, res.handlerCount()+1)
+	}
+	handle, err := cache.NewTypedSharedIndexInformer[T](res.informer).AddTypedEventHandler(eventHandler[T]{r})
+	if err != nil {
+		return fmt.Errorf("informer: %s: adding handler: %w", res.name, err)
+	}
+	r.handle = handle
+	res.addHandler(r)
+	return nil
+}
+
+// setContexts hands the registration its callback contexts at Start, before
+// any callback can run.
+func (r *Registration[T]) setContexts(contexts *eventContexts) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.contexts = contexts
+}
+
+func (r *Registration[T]) syncedChecker() cache.DoneChecker {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.handle.HasSyncedChecker()
+}
+
+func (r *Registration[T]) displayName() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.name
+}
+
+func (r *Registration[T]) optional() bool { return r.opts.optional }
+
+func (r *Registration[T]) running() bool {
+	return r.inCallback.Load()
+}
