@@ -190,7 +190,7 @@ func classifyListWatchError(resource string, err error) error {
 	case errors.As(err, &certErr):
 		lw.reason = ErrUntrustedServer
 		lw.hint = "check the certificate authority in the kubeconfig; TLS verification stays on unless turned off explicitly"
-	case errors.As(err, &opErr), errors.As(err, &urlErr):
+	case errors.As(err, &opErr), errors.As(err, &urlErr), errors.Is(err, ErrUnreachable):
 		lw.reason = ErrUnreachable
 		lw.hint = "check the server address and that the API server is running"
 	}

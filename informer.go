@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 )
@@ -40,6 +39,7 @@ type Informer struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	probes   sync.WaitGroup // probes of silent resources (see WaitForSync)
 
 	errMu     sync.Mutex
 	errSignal chan struct{} // closed and replaced at each list/watch error
@@ -153,175 +153,6 @@ func (i *Informer) Start(ctx context.Context) error {
 	return nil
 }
 
-// WaitForSync blocks until every cache has synced and every handler has been
-// called for every object of the initial list, or until the sync timeout of
-// [Builder.WithSyncTimeout] runs out, ctx ends or the Informer is stopped.
-// On failure it returns a [*SyncError] naming each unsynced informer and the
-// last list/watch error it saw. It returns [ErrNotStarted] before Start.
-// It waits on channels, not by polling.
-func (i *Informer) WaitForSync(ctx context.Context) error {
-	i.mu.Lock()
-	if !i.started {
-		i.mu.Unlock()
-		if i.stopped {
-			return ErrStopped
-		}
-		return ErrNotStarted
-	}
-	runCtx := i.runCtx
-	i.mu.Unlock()
-	required := i.requiredResources()
-
-	ctx, cancel := context.WithTimeoutCause(ctx, i.settings.syncTimeout,
-		fmt.Errorf("%w after %v (%w)", ErrSyncTimeout, i.settings.syncTimeout, context.DeadlineExceeded))
-	defer cancel()
-	ctx, abandon := context.WithCancelCause(ctx)
-	defer abandon(nil)
-	stopWaiting := context.AfterFunc(runCtx, func() { abandon(context.Cause(runCtx)) })
-	defer stopWaiting()
-
-	var checkers []cache.DoneChecker
-	for _, res := range required {
-		checkers = append(checkers, res.informer.HasSyncedChecker())
-		for _, reg := range res.registrations() {
-			checkers = append(checkers, reg.syncedChecker())
-		}
-	}
-	var failFast sync.WaitGroup
-	if i.settings.failFast {
-		since := time.Now()
-		failFast.Go(func() { i.abandonOnLastingErrors(ctx, required, since, abandon) })
-	}
-	synced := cache.WaitFor(ctx, "", checkers...)
-	cause := context.Cause(ctx)
-	abandon(nil)
-	failFast.Wait()
-	if synced {
-		return nil
-	}
-	i.probeSilentResources(required)
-	return newSyncError(required, cause)
-}
-
-// requiredResources returns the resources that must sync: all but those
-// whose registrations are all [Optional].
-func (i *Informer) requiredResources() []*resource {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	required := make([]*resource, 0, len(i.order))
-	for _, res := range i.order {
-		if res.required() {
-			required = append(required, res)
-		}
-	}
-	return required
-}
-
-// probeTimeout bounds the request that probeSilentResources makes.
-const probeTimeout = 3 * time.Second
-
-// probeSilentResources finds out why an informer that saw no list/watch
-// error has not synced. client-go's streaming list (watch-list) retries
-// connection errors without reporting them, so an unreachable server would
-// otherwise look like a slow one. One LIST of a single object through the
-// metadata client tells. Only clients the builder created are probed.
-func (i *Informer) probeSilentResources(resources []*resource) {
-	meta := i.factories.clients.meta
-	if meta == nil || i.factories.clients.closeConnections == nil {
-		return
-	}
-	for _, res := range resources {
-		if err, _ := res.lastError(); err != nil || res.informer.HasSynced() {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-		_, err := meta.Resource(res.key.gvr).Namespace(i.settings.namespace).List(ctx, metav1.ListOptions{Limit: 1})
-		cancel()
-		if err != nil {
-			res.setLastError(classifyListWatchError(res.key.gvr.Resource, err))
-		}
-	}
-}
-
-// abandonOnLastingErrors cancels a wait for sync, with [ErrFailFast], once
-// every unsynced resource has had, since the wait began, an error that
-// retrying is unlikely to fix. Errors from before the wait do not count: the
-// caller may have fixed their cause (granted rights, installed a CRD) before
-// waiting again. It returns when ctx ends.
-func (i *Informer) abandonOnLastingErrors(ctx context.Context, resources []*resource, since time.Time, abandon context.CancelCauseFunc) {
-	for {
-		next := i.errorSignal()
-		if lastingErrors(resources, since) {
-			abandon(ErrFailFast)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-next:
-		}
-	}
-}
-
-// lastingErrors reports whether at least one resource has not synced and
-// each one that has not had a forbidden, unauthorized or not-found error
-// since the given time.
-func lastingErrors(resources []*resource, since time.Time) bool {
-	unsynced := 0
-	for _, res := range resources {
-		if res.informer.HasSynced() {
-			continue
-		}
-		unsynced++
-		err, when := res.lastError()
-		if when.Before(since) {
-			return false
-		}
-		if !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrResourceNotFound) {
-			return false
-		}
-	}
-	return unsynced > 0
-}
-
-// errorSignal returns a channel closed at the next list/watch error.
-func (i *Informer) errorSignal() <-chan struct{} {
-	i.errMu.Lock()
-	defer i.errMu.Unlock()
-	return i.errSignal
-}
-
-// notifyError wakes everyone waiting on errorSignal.
-func (i *Informer) notifyError() {
-	i.errMu.Lock()
-	defer i.errMu.Unlock()
-	close(i.errSignal)
-	i.errSignal = make(chan struct{})
-}
-
-// newSyncError describes the resources that have not synced, or returns
-// nil when all have.
-func newSyncError(resources []*resource, cause error) error {
-	syncErr := &SyncError{Cause: cause}
-	for _, res := range resources {
-		cacheSynced, handlersSynced := res.synced()
-		if cacheSynced && handlersSynced {
-			continue
-		}
-		lastErr, when := res.lastError()
-		if cacheSynced {
-			lastErr, when = nil, time.Time{}
-		}
-		syncErr.Unsynced = append(syncErr.Unsynced, UnsyncedInformer{
-			Resource: res.name, LastError: lastErr, LastErrorTime: when, CacheSynced: cacheSynced,
-		})
-	}
-	if len(syncErr.Unsynced) == 0 {
-		return nil
-	}
-	return syncErr
-}
-
 // Run starts the informers, waits for the caches to sync, blocks until ctx
 // ends, then stops. It returns the sync error, if any (after stopping), else
 // the error of Stop. Cancelling ctx is the normal way to end Run and is not
@@ -374,6 +205,7 @@ func (i *Informer) Stop() error {
 		go func() {
 			defer close(done)
 			i.factories.shutdown()
+			i.probes.Wait()
 			if closeConnections := i.factories.clients.closeConnections; closeConnections != nil {
 				closeConnections()
 			}
