@@ -74,8 +74,8 @@ type settings struct {
 // no selectors, no resync, a sync timeout of [DefaultSyncTimeout], a stop
 // timeout of [DefaultStopTimeout], managedFields and the last-applied
 // annotation stripped from cached objects, panics in handlers recovered, and
-// the cluster configuration resolved like kubectl does (see
-// [Builder.WithKubeconfig]).
+// the cluster configuration resolved in controller-runtime's order (see
+// [LoadConfig]).
 func NewBuilder() *Builder {
 	return &Builder{settings: settings{
 		syncTimeout: DefaultSyncTimeout,
@@ -250,8 +250,10 @@ func (b *Builder) WithStopTimeout(timeout time.Duration) *Builder {
 // WithTransform sets a function applied to every object before it is cached
 // and delivered, after the default stripping (see
 // [Builder.WithManagedFields]). It must return an object of the same type,
-// must be idempotent (client-go may call it again on an object it already
-// transformed), and may modify its argument in place.
+// and may modify its argument in place: client-go calls it once for each
+// object received from the server (list items and watch events, deletes
+// included), before any handler or cache reader sees it, and never for the
+// objects a resync or a relist's tombstone hands out again.
 func (b *Builder) WithTransform(transform cache.TransformFunc) *Builder {
 	return b.update("WithTransform", func() error {
 		b.settings.transform = transform

@@ -101,9 +101,13 @@ func (b *Builder) restConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
-// LoadConfig resolves a cluster config the way kubectl does, using
-// clientcmd's loading rules: an explicit kubeconfig path, else $KUBECONFIG,
-// else the in-cluster service account, else ~/.kube/config. context selects
+// LoadConfig resolves a cluster config in the order of controller-runtime's
+// GetConfig, with clientcmd's loading rules: an explicit kubeconfig path,
+// else $KUBECONFIG, else the in-cluster service account, else
+// ~/.kube/config. kubectl differs in one case: it uses the in-cluster
+// config only when it finds no kubeconfig, while LoadConfig prefers the
+// in-cluster one to ~/.kube/config, so that a program in a pod uses its own
+// service account even if an image ships a kubeconfig. context selects
 // a kubeconfig context ("" = current). When nothing is found the error wraps
 // [ErrNoConfig]; a kubeconfig that cannot be read or parsed gives an error
 // naming the file.

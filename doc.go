@@ -10,12 +10,15 @@
 //
 // # The model
 //
-// A [Builder] resolves the cluster config like kubectl does (see
+// A [Builder] resolves the cluster config in controller-runtime's order (see
 // [LoadConfig]), or takes injected clients for tests. [Watch] registers typed
 // callbacks ([Funcs]) for a built-in type such as *corev1.Pod,
 // [WatchResource] for any resource through the dynamic client, and
-// [WatchMetadata] for metadata only. Registrations of one resource share one
-// informer and one cache: one LIST and one WATCH. [Builder.Build] reports
+// [WatchMetadata] for metadata only. Registrations of one resource through
+// one kind of cache (typed, unstructured or metadata) share one informer and
+// one cache: one LIST and one WATCH. The same resource watched as typed and
+// as metadata is two informers, two caches, two LISTs and two WATCHes.
+// [Builder.Build] reports
 // every configuration error at once and returns an [Informer].
 //
 // # Lifecycle

@@ -24,7 +24,7 @@ func newPod(namespace, name, app string) *corev1.Pod {
 }
 
 // Watch pods and print each one of the initial list. Against a real cluster,
-// drop WithClients: the config is then resolved like kubectl does.
+// drop WithClients: the config is then resolved as LoadConfig says.
 func Example() {
 	ctx := context.Background()
 	kube := fake.NewClientset(newPod("default", "web-1", "web"))

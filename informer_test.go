@@ -537,8 +537,8 @@ func TestListerReadsTheSharedCache(t *testing.T) {
 	if p, err := lister.Get("default", "a"); err != nil || p.Name != "a" {
 		t.Errorf("Get default/a: got %v, %v", p, err)
 	}
-	if _, err := lister.Get("default", "missing"); !apierrors.IsNotFound(err) {
-		t.Errorf("Get missing: got %v, want NotFound", err)
+	if _, err := lister.Get("default", "missing"); !apierrors.IsNotFound(err) || err.Error() != `pods "missing" not found` {
+		t.Errorf("Get missing: got %v, want NotFound reading pods \"missing\" not found", err)
 	}
 	all, err := lister.List(nil)
 	if err != nil || len(all) != 3 {

@@ -22,8 +22,9 @@ type Lister[T Object] struct {
 }
 
 // Get returns the object namespace/name ("" namespace for cluster-scoped
-// resources). A missing object gives an error for which
-// apierrors.IsNotFound is true.
+// resources). A missing object gives the error client-go's dynamic lister
+// and the API server give: apierrors.IsNotFound is true and it reads
+// `pods "web-1" not found`.
 func (l Lister[T]) Get(namespace, name string) (T, error) {
 	var zero T
 	if l.err != nil {
@@ -35,7 +36,7 @@ func (l Lister[T]) Get(namespace, name string) (T, error) {
 		return zero, err
 	}
 	if !exists {
-		return zero, apierrors.NewNotFound(l.resource, key)
+		return zero, apierrors.NewNotFound(l.resource, name)
 	}
 	return l.cast(item)
 }

@@ -10,8 +10,9 @@ import (
 
 // Watch registers callbacks for the built-in type T, such as *corev1.Pod or
 // *appsv1.Deployment; the resource is found from T. Use [WatchResource] for
-// custom resources and [WatchMetadata] to cache metadata only. Registrations
-// of one resource share one informer and one cache.
+// custom resources and [WatchMetadata] to cache metadata only. Typed
+// registrations of one resource share one informer and one cache; a
+// [WatchResource] or [WatchMetadata] of the same resource has its own.
 //
 // Errors (an unknown type, bad options) are reported by [Builder.Build]. On a
 // builder that was already built, Watch adds the registration to the running

@@ -6,8 +6,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -116,98 +114,3 @@ func TestNilCallbacksAreNoOps(t *testing.T) {
 	}
 }
 
-func TestDefaultTransformStripsBulkyMetadata(t *testing.T) {
-	newPod := func() *corev1.Pod {
-		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
-			Name:          "a",
-			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
-			Annotations:   map[string]string{lastAppliedAnnotation: "{}", "keep": "me"},
-		}}
-	}
-	tests := []struct {
-		name            string
-		s               settings
-		wantManaged     bool
-		wantAnnotations map[string]string
-		wantLabel       string
-	}{
-		{"default strips", settings{}, false, map[string]string{"keep": "me"}, ""},
-		{"kept on request", settings{keepManagedFields: true}, true, map[string]string{lastAppliedAnnotation: "{}", "keep": "me"}, ""},
-		{"user transform runs after", settings{transform: func(obj any) (any, error) {
-			obj.(*corev1.Pod).Labels = map[string]string{"seen": "yes"}
-			return obj, nil
-		}}, false, map[string]string{"keep": "me"}, "yes"},
-		{"sharing strings keeps values", settings{shareStrings: true}, false, map[string]string{"keep": "me"}, ""},
-		{"sharing strings with managedFields kept", settings{keepManagedFields: true, shareStrings: true}, true,
-			map[string]string{lastAppliedAnnotation: "{}", "keep": "me"}, ""},
-		{"user transform runs after sharing", settings{shareStrings: true, transform: func(obj any) (any, error) {
-			obj.(*corev1.Pod).Labels = map[string]string{"seen": "yes"}
-			return obj, nil
-		}}, false, map[string]string{"keep": "me"}, "yes"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			transform := newTransform(tt.s)
-			var obj any = newPod()
-			if transform != nil {
-				var err error
-				// Twice: transforms must be idempotent.
-				for range 2 {
-					if obj, err = transform(obj); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			got := obj.(*corev1.Pod)
-			if (got.ManagedFields != nil) != tt.wantManaged {
-				t.Errorf("managedFields kept: got %v, want %v", got.ManagedFields != nil, tt.wantManaged)
-			}
-			if diff := cmp.Diff(tt.wantAnnotations, got.Annotations); diff != "" {
-				t.Errorf("annotations (-want +got):\n%s", diff)
-			}
-			if got.Labels["seen"] != tt.wantLabel {
-				t.Errorf("user transform label: got %q, want %q", got.Labels["seen"], tt.wantLabel)
-			}
-		})
-	}
-}
-
-func TestDefaultTransformStripsUnstructuredAndMetadataObjects(t *testing.T) {
-	newUnstructured := func(annotations map[string]any) *unstructured.Unstructured {
-		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{
-			"name":          "a",
-			"managedFields": []any{map[string]any{"manager": "kubectl"}},
-			"annotations":   annotations,
-		}}}
-	}
-	tests := []struct {
-		name            string
-		obj             metav1.Object
-		wantAnnotations map[string]string
-	}{
-		{"unstructured", newUnstructured(map[string]any{lastAppliedAnnotation: "{}", "keep": "me"}), map[string]string{"keep": "me"}},
-		{"unstructured, last-applied only", newUnstructured(map[string]any{lastAppliedAnnotation: "{}"}), nil},
-		{"metadata", &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
-			Name:          "a",
-			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
-			Annotations:   map[string]string{lastAppliedAnnotation: "{}", "keep": "me"},
-		}}, map[string]string{"keep": "me"}},
-	}
-	transform := newTransform(settings{})
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// Twice: transforms must be idempotent.
-			for range 2 {
-				if _, err := transform(tt.obj); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if got := tt.obj.GetManagedFields(); got != nil {
-				t.Errorf("managedFields: got %v, want none", got)
-			}
-			if diff := cmp.Diff(tt.wantAnnotations, tt.obj.GetAnnotations()); diff != "" {
-				t.Errorf("annotations (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
