@@ -1,6 +1,7 @@
 package informer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -22,6 +23,10 @@ const (
 	DefaultStopTimeout = 30 * time.Second
 	DefaultQPS         = 50
 	DefaultBurst       = 100
+	// DefaultStalenessBound is how long a required informer may have no
+	// open watch before [Informer.Ready] fails (see
+	// [Builder.WithStalenessBound]).
+	DefaultStalenessBound = 30 * time.Second
 )
 
 // Builder collects what to watch and how, then builds an [Informer].
@@ -68,18 +73,22 @@ type settings struct {
 	shareStrings      bool
 	crashOnPanic      bool
 	failFast          bool
+	stalenessBound    time.Duration
+	stalenessHandler  func(context.Context, StalenessChange)
 }
 
 // NewBuilder returns a Builder with the documented defaults: all namespaces,
 // no selectors, no resync, a sync timeout of [DefaultSyncTimeout], a stop
-// timeout of [DefaultStopTimeout], managedFields and the last-applied
+// timeout of [DefaultStopTimeout], a staleness bound of
+// [DefaultStalenessBound], managedFields and the last-applied
 // annotation stripped from cached objects, panics in handlers recovered, and
 // the cluster configuration resolved in controller-runtime's order (see
 // [LoadConfig]).
 func NewBuilder() *Builder {
 	return &Builder{settings: settings{
-		syncTimeout: DefaultSyncTimeout,
-		stopTimeout: DefaultStopTimeout,
+		syncTimeout:    DefaultSyncTimeout,
+		stopTimeout:    DefaultStopTimeout,
+		stalenessBound: DefaultStalenessBound,
 	}}
 }
 
@@ -243,6 +252,40 @@ func (b *Builder) WithStopTimeout(timeout time.Duration) *Builder {
 			return fmt.Errorf("informer: WithStopTimeout: must be positive, got %v", timeout)
 		}
 		b.settings.stopTimeout = timeout
+		return nil
+	})
+}
+
+// WithStalenessBound sets how long a required informer whose cache synced
+// may have no open watch before [Informer.Ready] fails with a [*StaleError]
+// (default [DefaultStalenessBound]). Without an open watch the cache no
+// longer follows the server: a revoked permission, an unreachable server
+// or a deleted CRD stop it while the program goes on reading the last state
+// it knew. A watch that the server ends and the informer reopens at once,
+// as it does every few minutes, never comes near the bound. 0 turns the
+// check off; [Informer.Status] still tells whether a watch is open.
+func (b *Builder) WithStalenessBound(bound time.Duration) *Builder {
+	return b.update("WithStalenessBound", func() error {
+		if bound < 0 {
+			return fmt.Errorf("informer: WithStalenessBound: negative bound %v", bound)
+		}
+		b.settings.stalenessBound = bound
+		return nil
+	})
+}
+
+// WithStalenessHandler calls handler when an informer's cache becomes
+// stale (no open watch for longer than the bound of
+// [Builder.WithStalenessBound]) and when it is current again, once each
+// time. The same changes are logged at the default verbosity either way.
+// handler is called from the informer's goroutines with the context of
+// [Informer.Start]: it must return quickly.
+func (b *Builder) WithStalenessHandler(handler func(ctx context.Context, change StalenessChange)) *Builder {
+	return b.update("WithStalenessHandler", func() error {
+		if handler == nil {
+			return errors.New("informer: WithStalenessHandler: nil handler")
+		}
+		b.settings.stalenessHandler = handler
 		return nil
 	})
 }

@@ -113,4 +113,3 @@ func TestNilCallbacksAreNoOps(t *testing.T) {
 		t.Errorf("events seen: got %d, want 3 (add, update, delete) with nil callbacks", got)
 	}
 }
-

@@ -1,18 +1,18 @@
 package informer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -41,6 +41,7 @@ func (s source) String() string {
 type resourceKey struct {
 	source source
 	gvr    schema.GroupVersionResource
+	kind   string // the Kind of a typed resource
 }
 
 func (k resourceKey) String() string {
@@ -87,18 +88,16 @@ func typedResourceKey[T Object]() (resourceKey, error) {
 		return resourceKey{}, fmt.Errorf("informer: Watch[%v]: not a built-in Kubernetes type known to client-go; use WatchResource for custom resources", typ)
 	}
 	plural, _ := meta.UnsafeGuessKindToResource(gvks[0])
-	return resourceKey{source: sourceTyped, gvr: plural}, nil
+	return resourceKey{source: sourceTyped, gvr: plural, kind: gvks[0].Kind}, nil
 }
 
-// factories creates the client-go informer factories lazily, all with the
-// same namespace, selectors and resync.
+// factories creates the shared informers, all with the same namespace,
+// selectors and resync, each on a ListWatch of our own (see listwatch.go),
+// and runs them.
 type factories struct {
 	clients  clientSet
 	settings settings
-
-	typed    informers.SharedInformerFactory
-	dynamic  dynamicinformer.DynamicSharedInformerFactory
-	metadata metadatainformer.SharedInformerFactory
+	running  sync.WaitGroup // one goroutine per running informer
 }
 
 func (f *factories) tweakListOptions(opts *metav1.ListOptions) {
@@ -110,67 +109,69 @@ func (f *factories) tweakListOptions(opts *metav1.ListOptions) {
 	}
 }
 
-// informerFor returns a new informer for key from the matching factory.
-func (f *factories) informerFor(key resourceKey) (cache.SharedIndexInformer, error) {
+// newInformer returns a new informer for key that reports its lists and
+// watches to tracker.
+func (f *factories) newInformer(key resourceKey, tracker *currency) (cache.SharedIndexInformer, error) {
+	var (
+		funcs   listWatchFuncs
+		client  any
+		example runtime.Object
+	)
+	namespace := f.settings.namespace
 	switch key.source {
 	case sourceTyped:
 		if f.clients.kube == nil {
 			return nil, fmt.Errorf("informer: watch %s: no typed client: pass a kubernetes.Interface to WithClients", key)
 		}
-		if f.typed == nil {
-			f.typed = informers.NewSharedInformerFactoryWithOptions(f.clients.kube, f.settings.resync,
-				informers.WithNamespace(f.settings.namespace), informers.WithTweakListOptions(f.tweakListOptions))
-		}
-		generic, err := f.typed.ForResource(key.gvr)
-		if err != nil {
+		gvk := key.gvr.GroupVersion().WithKind(key.kind)
+		var err error
+		if example, err = scheme.Scheme.New(gvk); err != nil {
 			return nil, fmt.Errorf("informer: watch %s: %w", key, err)
 		}
-		return generic.Informer(), nil
+		if funcs, err = typedListWatch(f.clients.kube, gvk, namespace); err != nil {
+			return nil, fmt.Errorf("informer: watch %s: %w", key, err)
+		}
+		client = f.clients.kube
 	case sourceDynamic:
 		if f.clients.dyn == nil {
 			return nil, fmt.Errorf("informer: watch %s: no dynamic client: pass a dynamic.Interface to WithClients", key)
 		}
-		if f.dynamic == nil {
-			f.dynamic = dynamicinformer.NewFilteredDynamicSharedInformerFactory(f.clients.dyn, f.settings.resync,
-				f.settings.namespace, f.tweakListOptions)
+		resource := f.clients.dyn.Resource(key.gvr).Namespace(namespace)
+		funcs = listWatchFuncs{
+			list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+				return resource.List(ctx, opts)
+			},
+			watch: resource.Watch,
 		}
-		return f.dynamic.ForResource(key.gvr).Informer(), nil
+		client, example = f.clients.dyn, &unstructured.Unstructured{}
 	default:
 		if f.clients.meta == nil {
 			return nil, fmt.Errorf("informer: watch %s: no metadata client: pass a metadata.Interface to WithMetadataClient", key)
 		}
-		if f.metadata == nil {
-			f.metadata = metadatainformer.NewFilteredSharedInformerFactory(f.clients.meta, f.settings.resync,
-				f.settings.namespace, f.tweakListOptions)
+		resource := f.clients.meta.Resource(key.gvr).Namespace(namespace)
+		funcs = listWatchFuncs{
+			list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+				return resource.List(ctx, opts)
+			},
+			watch: resource.Watch,
 		}
-		return f.metadata.ForResource(key.gvr).Informer(), nil
+		client, example = f.clients.meta, &metav1.PartialObjectMetadata{}
 	}
+	lw := newListWatcher(funcs, f.tweakListOptions, tracker, client)
+	return cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{
+		ResyncPeriod:      f.settings.resync,
+		Indexers:          cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+		ObjectDescription: key.String(),
+	}), nil
 }
 
-// start starts every informer created since the last start; informers
-// already running are left alone.
-func (f *factories) start(stop <-chan struct{}) {
-	if f.typed != nil {
-		f.typed.Start(stop)
-	}
-	if f.dynamic != nil {
-		f.dynamic.Start(stop)
-	}
-	if f.metadata != nil {
-		f.metadata.Start(stop)
-	}
+// run runs inf until ctx ends.
+func (f *factories) run(ctx context.Context, inf cache.SharedIndexInformer) {
+	f.running.Go(func() { inf.RunWithContext(ctx) })
 }
 
-// shutdown waits for every informer goroutine to end; the stop channel must
-// be closed.
+// shutdown waits for every informer goroutine to end; their context must
+// have ended.
 func (f *factories) shutdown() {
-	if f.typed != nil {
-		f.typed.Shutdown()
-	}
-	if f.dynamic != nil {
-		f.dynamic.Shutdown()
-	}
-	if f.metadata != nil {
-		f.metadata.Shutdown()
-	}
+	f.running.Wait()
 }

@@ -79,9 +79,10 @@ func (i *Informer) attach(reg registration) error {
 // startFactories starts every informer not started yet. The caller holds i.mu.
 func (i *Informer) startFactories() {
 	for _, res := range i.order {
-		res.started.Store(true)
+		if !res.started.Swap(true) {
+			i.factories.run(i.runCtx, res.informer)
+		}
 	}
-	i.factories.start(i.runCtx.Done())
 }
 
 // resourceFor returns the shared informer for key, creating it on first use.
@@ -90,24 +91,20 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 	if res, ok := i.resources[key]; ok {
 		return res, nil
 	}
-	inf, err := i.factories.informerFor(key)
+	res := &resource{key: key, name: key.String()}
+	res.currency = newCurrency(i.settings.stalenessBound,
+		func(ctx context.Context, err error) { i.recordError(ctx, res, err) },
+		func(change StalenessChange) { i.reportStaleness(res, change) })
+	inf, err := i.factories.newInformer(key, res.currency)
 	if err != nil {
 		return nil, err
 	}
-	res := &resource{key: key, name: key.String(), informer: inf}
+	res.informer = inf
 	if err := inf.SetTransform(countingTransform(&res.received, newTransform(i.settings))); err != nil {
 		return nil, fmt.Errorf("informer: %s: setting transform: %w", res.name, err)
 	}
 	err = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
-		classified := classifyListWatchError(res.key.gvr.Resource, err)
-		// Log a new kind of error once; retries of the same one are only
-		// worth a line at high verbosity: Status and SyncError keep them.
-		logger := klog.FromContext(ctx)
-		if !res.setLastError(classified) {
-			logger = logger.V(4)
-		}
-		logger.Info("informer: list/watch failed; retrying", "resource", res.name, "err", classified)
-		i.notifyError()
+		i.recordError(ctx, res, err)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("informer: %s: setting watch error handler: %w", res.name, err)
@@ -115,6 +112,44 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 	i.resources[key] = res
 	i.order = append(i.order, res)
 	return res, nil
+}
+
+// recordError classifies and records a list/watch error of res, seen by
+// its ListWatch or by client-go's watch error handler (which sees some of
+// the same errors again). A new kind of error is logged once; retries of
+// the same one only at high verbosity: Status and SyncError keep them.
+// Errors of a request cut short because the informer is stopping are not
+// errors of the resource.
+func (i *Informer) recordError(ctx context.Context, res *resource, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	classified := classifyListWatchError(res.key.gvr.Resource, err)
+	logger := klog.FromContext(ctx)
+	if !res.setLastError(classified) {
+		logger = logger.V(4)
+	}
+	logger.Info("List/watch failed, retrying", "resource", res.name, "err", classified)
+	i.notifyError()
+}
+
+// reportStaleness completes a change of res's currency, logs it and hands
+// it to the handler of [Builder.WithStalenessHandler].
+func (i *Informer) reportStaleness(res *resource, change StalenessChange) {
+	change.Resource = res.name
+	if err, when := res.lastError(); err != nil && !when.Before(change.NoWatchSince) {
+		change.LastError = err
+	}
+	i.mu.Lock()
+	ctx := i.runCtx
+	i.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	logStalenessChange(ctx, change)
+	if handler := i.settings.stalenessHandler; handler != nil {
+		handler(ctx, change)
+	}
 }
 
 // Start starts every informer and returns at once; it does not wait for the
@@ -192,10 +227,13 @@ func (i *Informer) Stop() error {
 		i.mu.Lock()
 		i.stopped = true
 		started := i.started
+		resources := append([]*resource(nil), i.order...)
+		for _, res := range resources {
+			res.currency.stop() // before the watches end, so that none arms a timer
+		}
 		if started {
 			i.cancel(ErrStopped)
 		}
-		resources := append([]*resource(nil), i.order...)
 		i.mu.Unlock()
 		if !started {
 			return
@@ -206,6 +244,9 @@ func (i *Informer) Stop() error {
 			defer close(done)
 			i.factories.shutdown()
 			i.probes.Wait()
+			for _, res := range resources {
+				res.currency.wait()
+			}
 			if closeConnections := i.factories.clients.closeConnections; closeConnections != nil {
 				closeConnections()
 			}

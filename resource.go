@@ -13,6 +13,7 @@ type resource struct {
 	key      resourceKey
 	name     string
 	informer cache.SharedIndexInformer
+	currency *currency
 
 	// received counts objects that entered the informer's queue from the
 	// API server (list items and watch events), counted by the transform,

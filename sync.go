@@ -218,4 +218,3 @@ func newSyncError(resources []*resource, cause error) error {
 	}
 	return syncErr
 }
-

@@ -1,0 +1,138 @@
+package informer
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/cache"
+)
+
+// The informers are built on a ListWatch of our own rather than the one
+// client-go's generated informers build inside: it is the one place that
+// sees every LIST and WATCH the reflector makes, how each ended, and when a
+// watch was closed, which is what tells whether a cache is current (see
+// currency.go). client-go's reflector does not report a successful relist
+// or a re-opened watch, and retries some watch errors without reporting
+// them at all.
+
+// listWatchFuncs list and watch one resource, in one namespace or all.
+type listWatchFuncs struct {
+	list  func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error)
+	watch func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// newListWatcher returns the ListWatch of an informer: funcs with the
+// selectors applied by tweak, reporting to tracker. client is the client
+// behind funcs: a fake that cannot stream lists (watch-list) says so, and
+// the reflector then lists and watches as it does for the generated
+// informers.
+func newListWatcher(funcs listWatchFuncs, tweak func(*metav1.ListOptions), tracker *currency, client any) cache.ListerWatcher {
+	return cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			tweak(&opts)
+			list, err := funcs.list(ctx, opts)
+			tracker.listed(ctx, err)
+			return list, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			tweak(&opts)
+			w, err := funcs.watch(ctx, opts)
+			if err != nil {
+				tracker.watchFailed(ctx, err)
+				return nil, err
+			}
+			return tracker.watchOpened(w), nil
+		},
+	}, client)
+}
+
+// typedClientMethods names, for one built-in type, the methods that reach
+// its client in a kubernetes.Interface: the group version's (CoreV1) and
+// the resource's (Pods), which takes a namespace when the resource is
+// namespaced.
+type typedClientMethods struct {
+	group, resource string
+	namespaced      bool
+}
+
+var typedMethodCache sync.Map // schema.GroupVersionKind -> typedClientMethods
+
+// typedListWatch lists and watches the built-in resource of kind gvk
+// through kube, as the generated informers do (kube.CoreV1().Pods(ns)). The
+// client is found by the Go type its List method returns, so any
+// implementation of kubernetes.Interface serves, fakes included.
+func typedListWatch(kube kubernetes.Interface, gvk schema.GroupVersionKind, namespace string) (listWatchFuncs, error) {
+	methods, err := findTypedClient(gvk)
+	if err != nil {
+		return listWatchFuncs{}, err
+	}
+	group := reflect.ValueOf(kube).MethodByName(methods.group).Call(nil)[0]
+	var args []reflect.Value
+	if methods.namespaced {
+		args = []reflect.Value{reflect.ValueOf(namespace)}
+	}
+	client := group.MethodByName(methods.resource).Call(args)[0]
+	list, watchMethod := client.MethodByName("List"), client.MethodByName("Watch")
+	return listWatchFuncs{
+		list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			out := list.Call([]reflect.Value{reflect.ValueOf(ctx), reflect.ValueOf(opts)})
+			obj, _ := out[0].Interface().(runtime.Object)
+			err, _ := out[1].Interface().(error)
+			return obj, err
+		},
+		watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			out := watchMethod.Call([]reflect.Value{reflect.ValueOf(ctx), reflect.ValueOf(opts)})
+			w, _ := out[0].Interface().(watch.Interface)
+			err, _ := out[1].Interface().(error)
+			return w, err
+		},
+	}, nil
+}
+
+// findTypedClient finds the methods of kubernetes.Interface whose client's
+// List returns the list type of gvk (for a Pod, *corev1.PodList).
+func findTypedClient(gvk schema.GroupVersionKind) (typedClientMethods, error) {
+	if cached, ok := typedMethodCache.Load(gvk); ok {
+		return cached.(typedClientMethods), nil
+	}
+	listObj, err := scheme.Scheme.New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err != nil {
+		return typedClientMethods{}, fmt.Errorf("no list type for %s: %w", gvk, err)
+	}
+	listType := reflect.TypeOf(listObj)
+	clientset := reflect.TypeFor[kubernetes.Interface]()
+	for i := range clientset.NumMethod() {
+		groupMethod := clientset.Method(i)
+		if groupMethod.Type.NumIn() != 0 || groupMethod.Type.NumOut() != 1 || groupMethod.Type.Out(0).Kind() != reflect.Interface {
+			continue
+		}
+		groupType := groupMethod.Type.Out(0)
+		for j := range groupType.NumMethod() {
+			resourceMethod := groupType.Method(j)
+			in := resourceMethod.Type
+			namespaced := in.NumIn() == 1 && in.In(0).Kind() == reflect.String
+			if (in.NumIn() != 0 && !namespaced) || in.NumOut() != 1 || in.Out(0).Kind() != reflect.Interface {
+				continue
+			}
+			list, ok := in.Out(0).MethodByName("List")
+			if !ok || list.Type.NumOut() != 2 || list.Type.Out(0) != listType {
+				continue
+			}
+			if _, ok := in.Out(0).MethodByName("Watch"); !ok {
+				continue
+			}
+			methods := typedClientMethods{group: groupMethod.Name, resource: resourceMethod.Name, namespaced: namespaced}
+			typedMethodCache.Store(gvk, methods)
+			return methods, nil
+		}
+	}
+	return typedClientMethods{}, fmt.Errorf("no typed client in kubernetes.Interface lists %v", listType)
+}
