@@ -31,6 +31,20 @@
 // Pods stay Pending. The ServiceAccount admission plugin is disabled so that
 // Pods can be created in any namespace without kube-controller-manager.
 //
-// Child processes are started in their own process group with a parent-death
-// signal, so they do not outlive a test binary that crashes or is killed.
+// # Platforms
+//
+// Each server runs in a process group of its own, and [Cluster.Stop] signals
+// the whole group (SIGTERM, then SIGKILL after a few seconds), so that
+// whatever a server started goes with it. On Linux the servers also get a
+// parent-death signal, so they do not outlive a test binary that dies
+// without running its cleanups: a panic, a `go test -timeout` that expires,
+// kill -9.
+//
+// macOS and the BSDs have no parent-death signal: there the servers of a test
+// binary that dies that way keep running, with their ports and temporary
+// directory; `pgrep -fl localcluster-` lists them. Stop, and so t.Cleanup,
+// works as on Linux.
+//
+// Windows is not supported: [Start] returns an error wrapping
+// [ErrUnsupportedPlatform], and informertest.StartCluster skips the test.
 package localcluster

@@ -26,6 +26,12 @@ const (
 // listen on was taken.
 var errPortInUse = errors.New("address already in use")
 
+// ErrUnsupportedPlatform is wrapped by the error [Start] returns on an
+// operating system where local clusters cannot run (Windows): they need a
+// unix-like OS, whose process groups let [Cluster.Stop] end a server
+// together with whatever it started.
+var ErrUnsupportedPlatform = errors.New("localcluster: local clusters need a unix-like OS (linux, darwin)")
+
 // process is one run of a server binary.
 type process struct {
 	name    string
@@ -39,9 +45,11 @@ type process struct {
 // startProcess starts binary name from binDir with args. Its output goes to
 // out if non-nil, else to the file name.log in logDir (appended to, so
 // restarts keep the earlier output). The process gets its own process group
-// and SIGKILL when the thread that started it dies, so it cannot outlive the
-// test binary.
+// and, where the OS has one, a parent-death signal (see setProcessAttrs).
 func startProcess(binDir, logDir, name string, args []string, out io.Writer) (*process, error) {
+	if err := checkPlatform(); err != nil {
+		return nil, err
+	}
 	p := &process{
 		name: name,
 		tail: newTailBuffer(tailBytes),
@@ -71,7 +79,7 @@ func startProcess(binDir, logDir, name string, args []string, out io.Writer) (*p
 	cmd.Stdout = w
 	cmd.Stderr = w
 	cmd.WaitDelay = time.Second
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	setProcessAttrs(cmd)
 	if err := cmd.Start(); err != nil {
 		if logFile != nil {
 			_ = logFile.Close()
@@ -107,13 +115,12 @@ func (p *process) running() bool {
 	}
 }
 
-// signal sends sig to the process group.
+// signal sends sig to the process group (see signalGroup).
 func (p *process) signal(sig syscall.Signal) error {
 	if !p.running() {
 		return nil
 	}
-	err := syscall.Kill(-p.pid(), sig)
-	if err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := signalGroup(p, sig); err != nil {
 		return fmt.Errorf("localcluster: sending %v to %s (pid %d): %w", sig, p.name, p.pid(), err)
 	}
 	return nil

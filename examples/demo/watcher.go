@@ -9,9 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -62,6 +62,9 @@ func buildPodwatch(ctx context.Context, root, dir string) (string, error) {
 		return "", fmt.Errorf("examples/podwatch is missing from %s: %w", root, err)
 	}
 	bin := filepath.Join(dir, "podwatch")
+	if runtime.GOOS == "windows" {
+		bin += ".exe" // go build -o adds none, and Windows runs nothing without it
+	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/podwatch")
 	cmd.Dir = root
 	// Interrupted rather than killed when the demo gives up, so that the go
@@ -109,8 +112,8 @@ func startWatcher(bin string, args []string) (*watcher, error) {
 	// Its own process group, so that Ctrl-C at the terminal reaches only the
 	// demo, which then stops the generator first and interrupts podwatch
 	// once. (podwatch exits at once on a second SIGINT, without its
-	// summary.) Pdeathsig kills it if the demo dies without stopping it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// summary.)
+	setProcessAttrs(cmd)
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting podwatch: %w", err)
@@ -132,8 +135,10 @@ func (w *watcher) stop(grace time.Duration) error {
 		return w.exitErr()
 	default:
 	}
-	// Fails only if the process has exited in the meantime, which is fine.
-	_ = w.cmd.Process.Signal(os.Interrupt)
+	// If this fails, podwatch has exited in the meantime, or (on Windows)
+	// the demo has no console to send Ctrl-Break through; the kill below
+	// still ends it.
+	_ = interrupt(w.cmd.Process)
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {

@@ -4,7 +4,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -13,24 +12,22 @@ import (
 // whole machine (every core, every process: the API server, etcd, this
 // client, anything else).
 type cpuSample struct {
-	self    time.Duration
+	self    time.Duration // 0 when the OS does not say (see processCPU)
 	machine time.Duration // ok is false when /proc/stat cannot be read
 	ok      bool
 }
 
 func sampleCPU() cpuSample {
 	var s cpuSample
-	var usage syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &usage) == nil {
-		s.self = time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
-	}
+	s.self = processCPU()
 	s.machine, s.ok = machineBusy()
 	return s
 }
 
 // machineBusy returns the time all cores spent busy since boot, from the
 // first line of /proc/stat: user, nice, system, irq, softirq and steal
-// (idle and iowait are not busy).
+// (idle and iowait are not busy). Only Linux has /proc/stat: elsewhere the
+// machine's busy time is unknown.
 func machineBusy() (time.Duration, bool) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
