@@ -188,7 +188,7 @@ func TestFaultProxy(t *testing.T) {
 				return
 			}
 			echoes.Go(func() {
-				defer conn.Close()
+				defer func() { _ = conn.Close() }()
 				_, _ = io.Copy(conn, conn)
 			})
 		}
@@ -214,7 +214,7 @@ func TestFaultProxy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dialing the proxy: %v", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if err := roundTrip(conn, "hello"); err != nil {
 		t.Fatalf("round trip through the proxy: %v", err)
 	}
@@ -234,7 +234,7 @@ func TestFaultProxy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dialing the restored proxy: %v", err)
 	}
-	defer restored.Close()
+	defer func() { _ = restored.Close() }()
 	if err := roundTrip(restored, "back"); err != nil {
 		t.Errorf("round trip through the restored proxy: %v", err)
 	}

@@ -78,7 +78,11 @@ func ExampleRecorder() {
 		fmt.Println(err)
 		return
 	}
-	defer inf.Stop()
+	defer func() {
+		if err := inf.Stop(); err != nil {
+			fmt.Println(err)
+		}
+	}()
 	if err := inf.WaitForSync(ctx); err != nil {
 		fmt.Println(err)
 		return

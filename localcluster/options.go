@@ -1,7 +1,6 @@
 package localcluster
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -111,14 +110,12 @@ func DefaultBinDir() (string, error) {
 // modulePath returns the module path declared by the go.mod file at path, or
 // "" if there is none.
 func modulePath(path string) string {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
 		rest, ok := strings.CutPrefix(line, "module")
 		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t' && rest[0] != '"') {
 			continue

@@ -161,8 +161,7 @@ func measureSync(ctx context.Context, lib string, cfg *rest.Config, pods int, pr
 		}
 	}()
 	if err := s.start(ctx); err != nil {
-		stopProfile()
-		return syncResult{}, err
+		return syncResult{}, errors.Join(err, stopProfile())
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
@@ -173,7 +172,7 @@ func measureSync(ctx context.Context, lib string, cfg *rest.Config, pods int, pr
 	}
 	elapsed := time.Since(start)
 	cpuAfter := sampleCPU()
-	stopProfile()
+	err = errors.Join(err, stopProfile())
 	if err != nil {
 		return syncResult{}, err
 	}

@@ -91,7 +91,7 @@ func measureDelivery(ctx context.Context, lib string, events int, prof deliveryP
 	}
 	err = wait(h.updatesDone, stepTimeout, lib+" updates")
 	elapsed := time.Since(start)
-	stopProfile()
+	err = errors.Join(err, stopProfile())
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		return deliveryResult{}, err
@@ -128,27 +128,27 @@ func writeAllocsProfile(path string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return pprof.Lookup("allocs").WriteTo(f, 0)
+	// Close is checked: a failed Close of a written file can mean a
+	// truncated profile.
+	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 }
 
 // startCPUProfile starts a CPU profile into path and returns the function
-// that ends it; with path "" it does nothing.
-func startCPUProfile(path string) (stop func(), err error) {
+// that ends it and closes the file; with path "" it does nothing.
+func startCPUProfile(path string) (stop func() error, err error) {
 	if path == "" {
-		return func() {}, nil
+		return func() error { return nil }, nil
 	}
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
+		return nil, errors.Join(err, f.Close())
 	}
-	return func() {
+	return func() error {
 		pprof.StopCPUProfile()
-		f.Close()
+		return f.Close()
 	}, nil
 }
 
@@ -162,8 +162,7 @@ func writeHeapProfile(path string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return pprof.Lookup("heap").WriteTo(f, 0)
+	return errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close())
 }
 
 // heapResult is what a heap child reports.

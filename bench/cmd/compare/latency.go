@@ -133,7 +133,9 @@ func (c *latencyChild) finish(sent int64) (latencyResult, error) {
 	if _, err := fmt.Fprintln(c.stdin, sent); err != nil {
 		return r, err
 	}
-	c.stdin.Close()
+	// The count is written and the child reads one line, not to EOF: a
+	// failed Close loses nothing, and Wait closes the pipe anyway.
+	_ = c.stdin.Close()
 	decodeErr := json.NewDecoder(c.stdout).Decode(&r)
 	if err := c.cmd.Wait(); err != nil {
 		return r, fmt.Errorf("latency child %s: %w", c.lib, err)
@@ -143,7 +145,7 @@ func (c *latencyChild) finish(sent int64) (latencyResult, error) {
 
 // stop ends a child that did not finish.
 func (c *latencyChild) stop() {
-	c.stdin.Close()
+	_ = c.stdin.Close()
 	_ = c.cmd.Process.Kill()
 	_ = c.cmd.Wait()
 }

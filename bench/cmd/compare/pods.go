@@ -194,7 +194,7 @@ func realisticManagedFields(created, started metav1.Time) []metav1.ManagedFields
 			APIVersion:  "v1",
 			Time:        &at,
 			FieldsType:  "FieldsV1",
-			FieldsV1:    &metav1.FieldsV1{Raw: []byte(fields)},
+			FieldsV1:    metav1.NewFieldsV1(fields),
 			Subresource: subresource,
 		}
 	}

@@ -369,12 +369,17 @@ func newCtrl(lib string, src *source, h *counter, o subjectOptions) (*subject, e
 		return nil, err
 	}
 	var cancel context.CancelFunc
-	done := make(chan error, 1)
+	done := make(chan struct{})
 	return &subject{
 		lib: lib,
 		start: func(ctx context.Context) error {
 			ctx, cancel = context.WithCancel(ctx)
-			go func() { done <- c.Start(ctx) }()
+			go func() {
+				defer close(done)
+				// Start returns when ctx is cancelled; if it fails before,
+				// wait reports the cache that did not sync.
+				_ = c.Start(ctx)
+			}()
 			return nil
 		},
 		wait: func(ctx context.Context) error {
