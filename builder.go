@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 )
 
 // Defaults for a [Builder] whose corresponding With... method was not called.
@@ -75,6 +76,7 @@ type settings struct {
 	failFast          bool
 	stalenessBound    time.Duration
 	stalenessHandler  func(context.Context, StalenessChange)
+	clock             clock.WithDelayedExecution // a fake in tests
 }
 
 // NewBuilder returns a Builder with the documented defaults: all namespaces,
@@ -89,6 +91,7 @@ func NewBuilder() *Builder {
 		syncTimeout:    DefaultSyncTimeout,
 		stopTimeout:    DefaultStopTimeout,
 		stalenessBound: DefaultStalenessBound,
+		clock:          clock.RealClock{},
 	}}
 }
 

@@ -143,7 +143,11 @@ func TestBuildCreatesClientsFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	defer inf.Stop()
+	defer func() {
+		if err := inf.Stop(); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	}()
 	c := inf.factories.clients
 	if c.kube == nil || c.dyn == nil || c.meta == nil {
 		t.Errorf("clients: got typed=%v dynamic=%v metadata=%v, want all three", c.kube != nil, c.dyn != nil, c.meta != nil)

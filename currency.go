@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 )
 
 // StalenessChange tells that an informer's cache became stale (it has had
@@ -34,7 +35,8 @@ type StalenessChange struct {
 // called by the informer's ListWatch, from the reflector's goroutine, and
 // read from anywhere.
 type currency struct {
-	bound    time.Duration // 0: staleness is off
+	clock    clock.WithDelayedExecution
+	bound    time.Duration                // 0: staleness is off
 	onError  func(context.Context, error) // records a list/watch error
 	onChange func(StalenessChange)
 
@@ -44,7 +46,7 @@ type currency struct {
 	since       time.Time // while watching: current since; else: no watch since
 	everCurrent bool      // a watch was open at least once
 	stale       bool      // reported stale through onChange
-	timer       *time.Timer
+	timer       clock.Timer
 	generation  int // bumped at each change, so that an old timer does nothing
 	stopped     bool
 	timers      sync.WaitGroup // timer callbacks armed and not yet done
@@ -57,8 +59,8 @@ type currencyState struct {
 	everCurrent bool
 }
 
-func newCurrency(bound time.Duration, onError func(context.Context, error), onChange func(StalenessChange)) *currency {
-	return &currency{bound: bound, onError: onError, onChange: onChange, since: time.Now()}
+func newCurrency(clk clock.WithDelayedExecution, bound time.Duration, onError func(context.Context, error), onChange func(StalenessChange)) *currency {
+	return &currency{clock: clk, bound: bound, onError: onError, onChange: onChange, since: clk.Now()}
 }
 
 // listed records the end of a LIST.
@@ -70,7 +72,7 @@ func (c *currency) listed(ctx context.Context, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.watching == 0 {
-		c.listedAt = time.Now()
+		c.listedAt = c.clock.Now()
 	}
 }
 
@@ -87,7 +89,7 @@ func (c *currency) watchOpened(w watch.Interface) watch.Interface {
 	c.watching++
 	var recovered *StalenessChange
 	if c.watching == 1 {
-		now := time.Now()
+		now := c.clock.Now()
 		if c.stale {
 			recovered = &StalenessChange{Stale: false, NoWatchSince: c.since, Duration: now.Sub(c.since)}
 			c.stale = false
@@ -116,14 +118,14 @@ func (c *currency) watchClosed() {
 	if c.watching > 0 {
 		return
 	}
-	c.since = time.Now()
+	c.since = c.clock.Now()
 	c.generation++
 	if c.bound <= 0 || c.stopped {
 		return
 	}
 	generation := c.generation
 	c.timers.Add(1)
-	c.timer = time.AfterFunc(c.bound, func() {
+	c.timer = c.clock.AfterFunc(c.bound, func() {
 		defer c.timers.Done()
 		c.becameStale(generation)
 	})
@@ -138,7 +140,9 @@ func (c *currency) becameStale(generation int) {
 		return
 	}
 	c.stale = true
-	change := StalenessChange{Stale: true, NoWatchSince: c.since, Duration: time.Since(c.since)}
+	// The timer fired the bound after the watch was lost (and the clock must
+	// not be read here: a fake one runs this callback under its lock).
+	change := StalenessChange{Stale: true, NoWatchSince: c.since, Duration: c.bound}
 	c.mu.Unlock()
 	c.onChange(change)
 }

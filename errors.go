@@ -32,6 +32,8 @@ var (
 	// ended the wait early: every unsynced informer had an error that
 	// retrying is unlikely to fix.
 	ErrFailFast = errors.New("informer: sync abandoned early")
+	// ErrStale is wrapped by every [StaleError].
+	ErrStale = errors.New("informer: cache stale")
 	// ErrNoConfig means no cluster configuration could be found: no explicit
 	// config, no kubeconfig file and not running inside a cluster.
 	ErrNoConfig = errors.New("informer: no cluster configuration found")
@@ -118,6 +120,41 @@ func (e *SyncError) Unwrap() []error {
 		}
 	}
 	return errs
+}
+
+// StaleError is returned by [Informer.Ready] when a required informer whose
+// cache synced has had no open watch for longer than the bound of
+// [Builder.WithStalenessBound]: its cache no longer follows the server.
+// The informer keeps retrying; Ready returns nil again once a watch is
+// open. errors.Is sees [ErrStale] and the last error's classification
+// ([ErrForbidden], ...) through it.
+type StaleError struct {
+	// Resource names the informer, as in [InformerStatus].
+	Resource string
+	// NoWatchSince is when the informer lost its last watch, and For how
+	// long it had been without one when the error was made.
+	NoWatchSince time.Time
+	For          time.Duration
+	// LastError is the last list/watch error seen since the watch was
+	// lost, classified; nil when none was seen (a server that does not
+	// answer).
+	LastError error
+}
+
+func (e *StaleError) Error() string {
+	reason := "no list/watch error seen since the watch ended (a server that takes connections and does not answer, or a retry still waiting)"
+	if e.LastError != nil {
+		reason = e.LastError.Error()
+	}
+	return fmt.Sprintf("%s: stale for %v: %s", e.Resource, e.For.Round(time.Second), reason)
+}
+
+// Unwrap returns [ErrStale] and the last list/watch error.
+func (e *StaleError) Unwrap() []error {
+	if e.LastError == nil {
+		return []error{ErrStale}
+	}
+	return []error{ErrStale, e.LastError}
 }
 
 // StopError is returned by [Informer.Stop] when goroutines were still

@@ -47,7 +47,11 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	defer inf.Stop()
+	defer func() {
+		if err := inf.Stop(); err != nil {
+			fmt.Println("stop:", err)
+		}
+	}()
 	// WaitForSync returns once every handler has seen the initial list.
 	if err := inf.WaitForSync(ctx); err != nil {
 		fmt.Println(err)
@@ -68,7 +72,11 @@ func ExampleRegistration_Lister() {
 	pods := informer.Watch(b, informer.Funcs[*corev1.Pod]{})
 	inf, _ := b.Build()
 	_ = inf.Start(ctx)
-	defer inf.Stop()
+	defer func() {
+		if err := inf.Stop(); err != nil {
+			fmt.Println("stop:", err)
+		}
+	}()
 	_ = inf.WaitForSync(ctx)
 
 	web, _ := pods.Lister().List(labels.SelectorFromSet(labels.Set{"app": "web"}))
@@ -94,7 +102,11 @@ func ExampleWithIndex() {
 		}))
 	inf, _ := b.Build()
 	_ = inf.Start(ctx)
-	defer inf.Stop()
+	defer func() {
+		if err := inf.Stop(); err != nil {
+			fmt.Println("stop:", err)
+		}
+	}()
 	_ = inf.WaitForSync(ctx)
 
 	onNode, _ := pods.Lister().ByIndex("node", "node-a")
@@ -116,7 +128,11 @@ func ExampleSyncError() {
 	informer.Watch(b, informer.Funcs[*corev1.Pod]{})
 	inf, _ := b.Build()
 	_ = inf.Start(ctx)
-	defer inf.Stop()
+	defer func() {
+		if err := inf.Stop(); err != nil {
+			fmt.Println("stop:", err)
+		}
+	}()
 
 	err := inf.WaitForSync(ctx)
 	var syncErr *informer.SyncError
@@ -148,7 +164,11 @@ func ExampleBuilder_WithStringSharing() {
 		fmt.Println(err)
 		return
 	}
-	defer inf.Stop()
+	defer func() {
+		if err := inf.Stop(); err != nil {
+			fmt.Println("stop:", err)
+		}
+	}()
 	if err := inf.WaitForSync(ctx); err != nil {
 		fmt.Println(err)
 		return

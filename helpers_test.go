@@ -61,16 +61,6 @@ func nextEvent(t *testing.T, events <-chan event) event {
 	}
 }
 
-// noMoreEvents fails if an event is already queued.
-func noMoreEvents(t *testing.T, events <-chan event) {
-	t.Helper()
-	select {
-	case e := <-events:
-		t.Fatalf("unexpected event %+v", e)
-	default:
-	}
-}
-
 // watchStarted makes the fake clientset signal when a watch on resource is
 // open, so that a test creates objects only once the informer can see them
 // (client-go's fake loses deletes made between LIST and WATCH).

@@ -92,7 +92,7 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 		return res, nil
 	}
 	res := &resource{key: key, name: key.String()}
-	res.currency = newCurrency(i.settings.stalenessBound,
+	res.currency = newCurrency(i.settings.clock, i.settings.stalenessBound,
 		func(ctx context.Context, err error) { i.recordError(ctx, res, err) },
 		func(change StalenessChange) { i.reportStaleness(res, change) })
 	inf, err := i.factories.newInformer(key, res.currency)
@@ -137,7 +137,7 @@ func (i *Informer) recordError(ctx context.Context, res *resource, err error) {
 // it to the handler of [Builder.WithStalenessHandler].
 func (i *Informer) reportStaleness(res *resource, change StalenessChange) {
 	change.Resource = res.name
-	if err, when := res.lastError(); err != nil && !when.Before(change.NoWatchSince) {
+	if when, err := res.lastError(); err != nil && !when.Before(change.NoWatchSince) {
 		change.LastError = err
 	}
 	i.mu.Lock()

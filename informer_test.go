@@ -390,9 +390,13 @@ func TestLifecycleMisuse(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, listing, "LIST")
-		go inf.Stop()
+		stopped := make(chan error, 1)
+		go func() { stopped <- inf.Stop() }()
 		if err := inf.WaitForSync(t.Context()); !errors.Is(err, ErrStopped) {
 			t.Errorf("WaitForSync during Stop: got %v, want ErrStopped", err)
+		}
+		if err := <-stopped; err != nil {
+			t.Errorf("Stop: %v", err)
 		}
 		if err := inf.Stop(); err != nil {
 			t.Errorf("Stop: %v", err)
@@ -494,7 +498,7 @@ func TestBadInputIsAnErrorFromBuild(t *testing.T) {
 			tt.configure(b)
 			inf, err := b.Build()
 			if err == nil {
-				inf.Stop()
+				_ = inf.Stop()
 				t.Fatalf("Build: got nil error, want one containing %q", tt.wantErr)
 			}
 			if !strings.Contains(err.Error(), tt.wantErr) {
@@ -568,7 +572,7 @@ func TestIndexNameIsPerResource(t *testing.T) {
 	second := Watch(b, Funcs[*corev1.Pod]{}, WithIndex("node", byNode))
 	inf, err := b.Build()
 	if err == nil {
-		inf.Stop()
+		_ = inf.Stop()
 		t.Fatal("Build: got nil error, want an index conflict")
 	}
 	if !strings.Contains(err.Error(), "node") {

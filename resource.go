@@ -79,8 +79,8 @@ func (r *resource) setLastError(err error) (changed bool) {
 	return changed
 }
 
-func (r *resource) lastError() (error, time.Time) {
+func (r *resource) lastError() (time.Time, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.lastErr, r.lastErrTime
+	return r.lastErrTime, r.lastErr
 }

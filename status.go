@@ -28,6 +28,20 @@ type InformerStatus struct {
 	// Synced reports whether the cache has synced and every handler has
 	// seen the initial list.
 	Synced bool
+	// Watching reports whether a watch is open now: the cache follows the
+	// server. A quiet resource with an open watch is current.
+	Watching bool
+	// CurrentSince is, while Watching, since when the cache has been
+	// current: the end of the list that preceded the open watch, or the
+	// watch's opening when it followed an earlier one.
+	CurrentSince time.Time
+	// NoWatchSince is, while not Watching, when the last watch ended, or
+	// when the informer was created if it never had one.
+	NoWatchSince time.Time
+	// Stale reports whether the cache synced and then had no open watch for
+	// longer than the bound of [Builder.WithStalenessBound]; LastError
+	// then says why, when the informer saw an error since NoWatchSince.
+	Stale bool
 	// ResourceVersion is the last resourceVersion the informer saw.
 	ResourceVersion string
 	// LastError is the last list/watch error, classified as in
@@ -60,7 +74,7 @@ func (i *Informer) Status() Status {
 	i.mu.Unlock()
 
 	for _, res := range resources {
-		lastErr, when := res.lastError()
+		when, lastErr := res.lastError()
 		is := InformerStatus{
 			Resource:        res.name,
 			Required:        res.required(),
@@ -69,6 +83,13 @@ func (i *Informer) Status() Status {
 			LastError:       lastErr,
 			LastErrorTime:   when,
 			CachedObjects:   len(res.informer.GetStore().ListKeys()),
+		}
+		current := res.currency.state()
+		if current.watching {
+			is.Watching, is.CurrentSince = true, current.since
+		} else {
+			is.NoWatchSince = current.since
+			is.Stale = res.currency.staleFor(i.settings.clock.Now()) > 0
 		}
 		for _, reg := range res.registrations() {
 			hs := HandlerStatus{Name: reg.displayName(), Synced: cache.IsDone(reg.syncedChecker()), Stats: reg.Stats()}
@@ -80,15 +101,39 @@ func (i *Informer) Status() Status {
 	return st
 }
 
-// Ready returns nil when the Informer runs and every required informer has
-// synced and delivered its initial list; otherwise an error saying why (a
-// [*SyncError] with the per-informer reasons while syncing). Use it for a
-// readiness probe; see [Informer.ReadyzHandler].
+// Ready returns nil when the Informer runs, every required informer has
+// synced and delivered its initial list, and none is stale; otherwise an
+// error saying why: a [*SyncError] with the per-informer reasons while
+// syncing, then a [*StaleError] per informer that has had no open watch for
+// longer than the bound of [Builder.WithStalenessBound] (joined when there
+// are several), for example
+//
+//	pods: stale for 1m12s: forbidden: ... (the identity needs list and watch on pods)
+//
+// Use it for a readiness probe; see [Informer.ReadyzHandler].
 func (i *Informer) Ready() error {
 	if err := i.Healthy(); err != nil {
 		return err
 	}
-	return newSyncError(i.requiredResources(), errNotSyncedYet)
+	required := i.requiredResources()
+	if err := newSyncError(required, errNotSyncedYet); err != nil {
+		return err
+	}
+	now := i.settings.clock.Now()
+	var stale []error
+	for _, res := range required {
+		gap := res.currency.staleFor(now)
+		if gap == 0 {
+			continue
+		}
+		noWatchSince := now.Add(-gap)
+		staleErr := &StaleError{Resource: res.name, NoWatchSince: noWatchSince, For: gap}
+		if when, err := res.lastError(); err != nil && !when.Before(noWatchSince) {
+			staleErr.LastError = err
+		}
+		stale = append(stale, staleErr)
+	}
+	return errors.Join(stale...)
 }
 
 var errNotSyncedYet = errors.New("informer: not synced yet")

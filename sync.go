@@ -104,7 +104,7 @@ func (i *Informer) probeSilentResources(ctx context.Context, resources []*resour
 	}
 	var silent []*resource
 	for _, res := range resources {
-		if err, _ := res.lastError(); err == nil && !res.informer.HasSynced() {
+		if _, err := res.lastError(); err == nil && !res.informer.HasSynced() {
 			silent = append(silent, res)
 		}
 	}
@@ -170,7 +170,7 @@ func lastingErrors(resources []*resource, since time.Time) bool {
 			continue
 		}
 		unsynced++
-		err, when := res.lastError()
+		when, err := res.lastError()
 		if when.Before(since) {
 			return false
 		}
@@ -205,7 +205,7 @@ func newSyncError(resources []*resource, cause error) error {
 		if cacheSynced && handlersSynced {
 			continue
 		}
-		lastErr, when := res.lastError()
+		when, lastErr := res.lastError()
 		if cacheSynced {
 			lastErr, when = nil, time.Time{}
 		}
