@@ -25,7 +25,8 @@
 // not downloaded: build them once from a checkout of this repository with
 // `make tools` (which `make test` runs), into its bin/ directory, or point
 // the INFORMER_BIN_DIR environment variable at a directory that holds
-// them. When they are missing, StartCluster skips the test.
+// them. When they are missing, or on Windows (local clusters need a
+// unix-like OS), StartCluster skips the test.
 //
 // # Fake or real cluster
 //

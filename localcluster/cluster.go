@@ -60,6 +60,11 @@ type Cluster struct {
 // started is stopped again; the error names the log of the server that
 // failed. When a binary is missing the error wraps ErrBinariesMissing.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	// First: on Windows the binaries check would fail too (no exec bits)
+	// and send the user to build what cannot run there.
+	if err := checkPlatform(); err != nil {
+		return nil, err
+	}
 	binDir, err := opts.binDir()
 	if err != nil {
 		return nil, err
