@@ -31,6 +31,7 @@ type options struct {
 	selector    string
 	duration    time.Duration
 	syncTimeout time.Duration
+	staleAfter  time.Duration
 
 	// ready, if not nil, is called once the initial list has been printed.
 	// main uses it to tell the user that podwatch is now watching; tests use
@@ -70,11 +71,16 @@ func main() {
 // run watches pods with the cluster settings already in b, printing events
 // to out, until ctx ends or opts.duration has passed after the initial list.
 func run(ctx context.Context, b *informer.Builder, out io.Writer, opts options) error {
+	p := &printer{out: out}
 	b.WithNamespace(opts.namespace).
 		WithLabelSelector(opts.selector).
-		WithSyncTimeout(opts.syncTimeout)
+		WithSyncTimeout(opts.syncTimeout).
+		// A line when the cache stops following the server, one when it
+		// follows it again: at 3 a.m. this is the line that explains why
+		// no event came.
+		WithStalenessBound(opts.staleAfter).
+		WithStalenessHandler(p.onStaleness)
 
-	p := &printer{out: out}
 	reg := informer.Watch(b, informer.Funcs[*corev1.Pod]{
 		OnAdd:    p.onAdd,
 		OnUpdate: p.onUpdate,
@@ -189,6 +195,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&opts.selector, "l", "", "shorthand for --selector")
 	fs.DurationVar(&opts.duration, "duration", 0, "stop after this long once synced (0: until Ctrl-C)")
 	fs.DurationVar(&opts.syncTimeout, "sync-timeout", time.Minute, "give up if the initial list takes longer")
+	fs.DurationVar(&opts.staleAfter, "stale-after", informer.DefaultStalenessBound, "print STALE when the cache has had no open watch for this long (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}

@@ -91,7 +91,7 @@ func TestRunPrintsEvents(t *testing.T) {
 	if err := waitErr(t, done); err != nil {
 		t.Fatalf("run: got error %v, want nil", err)
 	}
-	wantSummary(t, out.next(t), "summary: add=3 update=1 delete=1 cached=2")
+	wantSummary(t, out.next(t), "summary: add=3 update=1 delete=1 cached=2 stale=0.0s")
 }
 
 func TestRunFilters(t *testing.T) {
@@ -143,7 +143,7 @@ func TestRunFilters(t *testing.T) {
 				t.Errorf("got %q, want %q", adds, tt.wantAdds)
 			}
 			n := len(tt.wantAdds)
-			wantSummary(t, summary, fmt.Sprintf("summary: add=%d update=0 delete=0 cached=%d", n, n))
+			wantSummary(t, summary, fmt.Sprintf("summary: add=%d update=0 delete=0 cached=%d stale=0.0s", n, n))
 		})
 	}
 }
@@ -231,7 +231,7 @@ func TestRunInterruptedDuringInitialList(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	defaults := options{syncTimeout: time.Minute}
+	defaults := options{syncTimeout: time.Minute, staleAfter: informer.DefaultStalenessBound}
 	tests := []struct {
 		name string
 		args []string
@@ -240,13 +240,13 @@ func TestParseFlags(t *testing.T) {
 		{"defaults", nil, defaults},
 		{
 			name: "long names",
-			args: []string{"--kubeconfig", "kc.yaml", "--context", "dev", "--namespace", "web", "--selector", "tier=web", "--duration", "1m", "--sync-timeout", "5s"},
-			want: options{kubeconfig: "kc.yaml", context: "dev", namespace: "web", selector: "tier=web", duration: time.Minute, syncTimeout: 5 * time.Second},
+			args: []string{"--kubeconfig", "kc.yaml", "--context", "dev", "--namespace", "web", "--selector", "tier=web", "--duration", "1m", "--sync-timeout", "5s", "--stale-after", "2m"},
+			want: options{kubeconfig: "kc.yaml", context: "dev", namespace: "web", selector: "tier=web", duration: time.Minute, syncTimeout: 5 * time.Second, staleAfter: 2 * time.Minute},
 		},
 		{
 			name: "shorthands",
 			args: []string{"-n", "web", "-l", "tier=web"},
-			want: options{namespace: "web", selector: "tier=web", syncTimeout: time.Minute},
+			want: options{namespace: "web", selector: "tier=web", syncTimeout: time.Minute, staleAfter: informer.DefaultStalenessBound},
 		},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,12 +21,17 @@ const maxChanges = 6
 //
 //	15:04:05.000 ADD    default/web-1  phase=Pending  [initial]
 //
-// Its on... methods are the callbacks of one registration. The informer calls
-// them one at a time, so the lines never interleave without a lock. The
-// counters are atomic because the summary reads them from another goroutine.
+// Its onAdd, onUpdate and onDelete methods are the callbacks of one
+// registration, which the informer calls one at a time; onStaleness is
+// called from other goroutines, so writes take a lock. The counters are
+// atomic because the summary reads them from another goroutine.
 type printer struct {
 	out                    io.Writer
 	adds, updates, deletes atomic.Int64
+
+	mu         sync.Mutex
+	staleSince time.Time     // while the cache is stale: when its watch was lost
+	staleTotal time.Duration // the stale time that ended
 }
 
 func (p *printer) onAdd(ctx context.Context, pod *corev1.Pod) {
@@ -58,6 +64,40 @@ func (p *printer) onDelete(ctx context.Context, pod *corev1.Pod) {
 	p.line("DELETE", pod, note)
 }
 
+// onStaleness prints a line when the cache stops following the server (no
+// open watch for longer than the staleness bound: a revoked permission, an
+// unreachable server) and when it follows it again, and adds up the time it
+// did not.
+func (p *printer) onStaleness(_ context.Context, change informer.StalenessChange) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if change.Stale {
+		p.staleSince = change.NoWatchSince
+		reason := "no error seen yet"
+		if change.LastError != nil {
+			reason = change.LastError.Error()
+		}
+		p.printf("%s STALE  %s: no open watch for %v, events are not seen: %s\n",
+			time.Now().Format("15:04:05.000"), change.Resource, change.Duration.Round(time.Second), reason)
+		return
+	}
+	p.staleSince = time.Time{}
+	p.staleTotal += change.Duration
+	p.printf("%s CURRENT %s: watching again after %v without a watch\n",
+		time.Now().Format("15:04:05.000"), change.Resource, change.Duration.Round(time.Second))
+}
+
+// staleTime returns how long the cache was stale in all, until now.
+func (p *printer) staleTime(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	total := p.staleTotal
+	if !p.staleSince.IsZero() {
+		total += now.Sub(p.staleSince)
+	}
+	return total
+}
+
 // line prints one event. The verb is padded to the longest one, UPDATE, so
 // that the pod names line up.
 func (p *printer) line(verb string, pod *corev1.Pod, note string) {
@@ -68,13 +108,23 @@ func (p *printer) line(verb string, pod *corev1.Pod, note string) {
 	if note != "" {
 		note = "  " + note
 	}
-	fmt.Fprintf(p.out, "%s %-6s %s/%s  phase=%s%s\n",
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.printf("%s %-6s %s/%s  phase=%s%s\n",
 		time.Now().Format("15:04:05.000"), verb, pod.Namespace, pod.Name, phase, note)
 }
 
+// printf writes to out; the caller holds p.mu.
+func (p *printer) printf(format string, args ...any) {
+	fmt.Fprintf(p.out, format, args...)
+}
+
 // summary prints the last line: what was seen, what the cache holds at the
-// end, and how long the initial list took.
+// end, how long it was stale and how long the initial list took.
 func (p *printer) summary(cached int, syncedIn time.Duration) {
-	fmt.Fprintf(p.out, "summary: add=%d update=%d delete=%d cached=%d synced_in=%.3fs\n",
-		p.adds.Load(), p.updates.Load(), p.deletes.Load(), cached, syncedIn.Seconds())
+	stale := p.staleTime(time.Now())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.printf("summary: add=%d update=%d delete=%d cached=%d stale=%.1fs synced_in=%.3fs\n",
+		p.adds.Load(), p.updates.Load(), p.deletes.Load(), cached, stale.Seconds(), syncedIn.Seconds())
 }
