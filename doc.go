@@ -43,6 +43,24 @@
 // [Optional] registrations do not hold back readiness; [Builder.WithFailFast]
 // ends a sync that cannot succeed without waiting for the timeout.
 //
+// # Current or stale
+//
+// A synced cache follows the server only while its informer has a watch
+// open. When the watch ends (the API server restarted, a permission was
+// revoked, a CRD deleted, the network cut) the informer relists and
+// watches again, usually within a second; until then the cache keeps the
+// last state it knew. [InformerStatus] says whether a watch is open, since
+// when the cache has been current, and since when it has had no watch. An
+// informer that synced and then had no open watch for longer than
+// [Builder.WithStalenessBound] (default [DefaultStalenessBound]) is stale:
+// [Informer.Ready] fails with a [*StaleError] naming it, how long and the
+// last error, a line is logged, and [Builder.WithStalenessHandler] is told;
+// once a watch is open again, all three say so once. A quiet resource with
+// an open watch is current however long nothing changes. Staleness is seen
+// by the library's own ListWatch, so it covers every kind of informer and
+// fake clients too; it cannot see a watch that stays open while the server
+// stops sending events (a server that does so is not detected).
+//
 // # What handlers see
 //
 // Deletes arrive with client-go's DeletedFinalStateUnknown tombstones already
