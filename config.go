@@ -22,6 +22,65 @@ import (
 // faster and smaller from protobuf than from JSON.
 const protobufContentType = "application/vnd.kubernetes.protobuf"
 
+// WithConfig uses cfg to reach the cluster, ahead of any kubeconfig. The
+// builder copies cfg; later changes to it have no effect. QPS and Burst left
+// at zero get [DefaultQPS] and [DefaultBurst].
+func (b *Builder) WithConfig(cfg *rest.Config) *Builder {
+	return b.update("WithConfig", func() error {
+		if cfg == nil {
+			return errors.New("informer: WithConfig: nil *rest.Config")
+		}
+		b.config = rest.CopyConfig(cfg)
+		return nil
+	})
+}
+
+// WithKubeconfig selects a kubeconfig file and a context in it. An empty path
+// means the default resolution, in this order: $KUBECONFIG, the in-cluster
+// service account, ~/.kube/config. An empty context means the file's current
+// context. [Builder.WithConfig] takes precedence over this.
+func (b *Builder) WithKubeconfig(path, context string) *Builder {
+	return b.update("WithKubeconfig", func() error {
+		b.kubeconfigPath, b.kubeContext = path, context
+		return nil
+	})
+}
+
+// WithRateLimits sets the client-side rate limit of every client the builder
+// creates (default [DefaultQPS] and [DefaultBurst] when the config leaves
+// them at zero). Informers only list and watch, so this matters at start and
+// after reconnects.
+func (b *Builder) WithRateLimits(qps float32, burst int) *Builder {
+	return b.update("WithRateLimits", func() error {
+		if qps <= 0 || burst <= 0 {
+			return fmt.Errorf("informer: WithRateLimits: qps and burst must be positive, got %v and %d", qps, burst)
+		}
+		b.qps, b.burst = qps, burst
+		return nil
+	})
+}
+
+// WithClients injects the typed and dynamic clients, typically fakes in
+// tests. No config is resolved then; a client left nil is an error from
+// [Builder.Build] only if a registration needs it. See also
+// [Builder.WithMetadataClient].
+func (b *Builder) WithClients(kube kubernetes.Interface, dyn dynamic.Interface) *Builder {
+	return b.update("WithClients", func() error {
+		b.kube, b.dyn, b.clientsGiven = kube, dyn, true
+		return nil
+	})
+}
+
+// WithMetadataClient injects the metadata client used by [WatchMetadata],
+// typically a fake in tests. Like [Builder.WithClients], it turns off config
+// resolution.
+func (b *Builder) WithMetadataClient(meta metadata.Interface) *Builder {
+	return b.update("WithMetadataClient", func() error {
+		b.meta, b.clientsGiven = meta, true
+		return nil
+	})
+}
+
 // clientSet holds the clients an [Informer] uses. A nil client means it was
 // not injected and cannot be created.
 type clientSet struct {
