@@ -15,6 +15,7 @@ type watchOptions struct {
 	optional     bool
 	name         string
 	indexers     cache.Indexers
+	reconcile    reconcileOptions // options of Reconcile registrations only
 	err          error
 }
 
