@@ -57,8 +57,9 @@ type Builder struct {
 
 	settings settings
 
-	regs  []registration
-	built *Informer
+	regs    []registration
+	runners []runner
+	built   *Informer
 }
 
 // settings are the options shared by every informer an [Informer] creates.
@@ -311,6 +312,20 @@ func (b *Builder) register(reg registration) {
 	}
 }
 
+// addRunner records the workers of a reconcile loop; on a built builder it
+// hands them to the [Informer], which starts them at once if it runs.
+func (b *Builder) addRunner(r runner) {
+	b.mu.Lock()
+	built := b.built
+	if built == nil {
+		b.runners = append(b.runners, r)
+	}
+	b.mu.Unlock()
+	if built != nil {
+		built.addRunner(r)
+	}
+}
+
 // Build checks the configuration, resolves the cluster config, creates the
 // clients and the informers for every registration, and returns the
 // [Informer], not yet started. Every error recorded by a With... method or a
@@ -341,6 +356,8 @@ func (b *Builder) Build() (*Informer, error) {
 		return nil, errors.Join(errs...)
 	}
 	inf.lateConfig = b.lateConfigErr
+	inf.runners = b.runners
+	b.runners = nil
 	b.built = inf
 	b.regs = nil
 	return inf, nil

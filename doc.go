@@ -73,6 +73,19 @@
 // [Builder.WithStringSharing] also makes cached objects share the strings
 // that repeat between them.
 //
+// # Reconcile loops
+//
+// [Reconcile] (and [ReconcileResource], [ReconcileMetadata]) registers a
+// level-triggered loop beside plain callbacks, on the same shared
+// informer: events become keys in client-go's rate-limiting workqueue, and
+// a [ReconcileFunc] is called per key, reading the object from the cache
+// ([Request.Get]; a deleted object is not found, [Request.LastKnown] has its
+// last state). Events for a queued key collapse into one call, a key is
+// never processed by two workers at once, an error or a panic retries it
+// with backoff ([RateLimiter], [MaxRetries]), and [Result] can ask for a
+// call later. Workers start once the cache has synced; [Informer.Stop]
+// stops taking keys and waits for running calls within the stop timeout.
+//
 // # Concurrency contract
 //
 // For one registration, callbacks run one at a time, in the order the

@@ -182,3 +182,38 @@ func ExampleBuilder_WithStringSharing() {
 	// Output:
 	// 2 pods labelled app=web
 }
+
+// Reconcile pods: the function gets a key, reads the pod from the shared
+// cache, and is called again with backoff when it returns an error.
+func ExampleReconcile() {
+	ctx := context.Background()
+	kube := fake.NewClientset(newPod("default", "web-1", "web"))
+	b := informer.NewBuilder().WithClients(kube, nil)
+	done := make(chan struct{})
+	informer.Reconcile(b, func(ctx context.Context, req informer.Request[*corev1.Pod]) (informer.Result, error) {
+		pod, err := req.Get()
+		if apierrors.IsNotFound(err) {
+			return informer.Result{}, nil // deleted: req.LastKnown() has its last state
+		}
+		if err != nil {
+			return informer.Result{}, err
+		}
+		fmt.Println("reconcile", req, "app="+pod.Labels["app"])
+		close(done)
+		return informer.Result{}, nil
+	}, informer.Workers(2), informer.MaxRetries(5))
+	inf, err := b.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := inf.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	<-done
+	if err := inf.Stop(); err != nil {
+		fmt.Println("stop:", err)
+	}
+	// Output: reconcile default/web-1 app=web
+}

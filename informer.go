@@ -36,6 +36,11 @@ type Informer struct {
 	runCtx    context.Context
 	cancel    context.CancelCauseFunc
 	contexts  *eventContexts
+	runners   []runner
+	// workCtx is the context of reconcile calls: it ends when Stop gives
+	// up waiting for them, not when Stop begins.
+	workCtx    context.Context
+	cancelWork context.CancelCauseFunc
 
 	stopOnce sync.Once
 	stopErr  error
@@ -74,6 +79,31 @@ func (i *Informer) attach(reg registration) error {
 		i.startFactories()
 	}
 	return nil
+}
+
+// runner is the worker side of a reconcile loop (see [Reconciler]).
+type runner interface {
+	// start starts the workers: they wait for the cache while runCtx
+	// lasts, and reconcile with workCtx.
+	start(runCtx, workCtx context.Context, crashOnPanic bool)
+	shutDown()                // stop taking keys
+	wait(ctx context.Context) // wait for the workers
+	running() bool
+	displayName() string
+}
+
+// addRunner adds the workers of a reconcile loop registered after Build,
+// and starts them if the Informer runs.
+func (i *Informer) addRunner(r runner) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.stopped {
+		return
+	}
+	i.runners = append(i.runners, r)
+	if i.started {
+		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic)
+	}
 }
 
 // startFactories starts every informer not started yet. The caller holds i.mu.
@@ -177,6 +207,7 @@ func (i *Informer) Start(ctx context.Context) error {
 		return lateConfigErr
 	}
 	i.runCtx, i.cancel = context.WithCancelCause(ctx)
+	i.workCtx, i.cancelWork = context.WithCancelCause(context.WithoutCancel(ctx))
 	i.contexts = newEventContexts(i.runCtx)
 	for _, res := range i.order {
 		for _, reg := range res.registrations() {
@@ -184,6 +215,10 @@ func (i *Informer) Start(ctx context.Context) error {
 		}
 	}
 	i.started = true
+	// Runners first: their queues must take the events of the initial list.
+	for _, r := range i.runners {
+		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic)
+	}
 	i.startFactories()
 	return nil
 }
@@ -231,7 +266,12 @@ func (i *Informer) Stop() error {
 		for _, res := range resources {
 			res.currency.stop() // before the watches end, so that none arms a timer
 		}
+		runners := append([]runner(nil), i.runners...)
 		if started {
+			// Reconcile loops stop taking keys before anything else ends.
+			for _, r := range runners {
+				r.shutDown()
+			}
 			i.cancel(ErrStopped)
 		}
 		i.mu.Unlock()
@@ -243,6 +283,9 @@ func (i *Informer) Stop() error {
 		go func() {
 			defer close(done)
 			i.factories.shutdown()
+			for _, r := range runners {
+				r.wait(i.workCtx)
+			}
 			i.probes.Wait()
 			for _, res := range resources {
 				res.currency.wait()
@@ -255,8 +298,15 @@ func (i *Informer) Stop() error {
 		defer timer.Stop()
 		select {
 		case <-done:
+			i.cancelWork(ErrStopped)
 		case <-timer.C:
+			i.cancelWork(ErrStopped) // reconcile calls still running see their context end
 			stopErr := &StopError{Timeout: i.settings.stopTimeout, Resources: resourceNames(resources)}
+			for _, r := range runners {
+				if r.running() {
+					stopErr.Handlers = append(stopErr.Handlers, r.displayName())
+				}
+			}
 			for _, res := range resources {
 				for _, reg := range res.registrations() {
 					if reg.running() {

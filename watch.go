@@ -21,7 +21,7 @@ import (
 // [Registration.Err].
 func Watch[T Object](b *Builder, funcs Funcs[T], opts ...WatchOption) *Registration[T] {
 	key, err := typedResourceKey[T]()
-	return register(b, key, err, funcs, opts)
+	return register(b, key, err, funcs, opts, false)
 }
 
 // WatchResource registers callbacks for any resource, typically a custom
@@ -29,22 +29,27 @@ func Watch[T Object](b *Builder, funcs Funcs[T], opts ...WatchOption) *Registrat
 // plural resource, for example {Group: "example.com", Version: "v1",
 // Resource: "widgets"}. See [Watch] for errors and sharing.
 func WatchResource(b *Builder, gvr schema.GroupVersionResource, funcs Funcs[*unstructured.Unstructured], opts ...WatchOption) *Registration[*unstructured.Unstructured] {
-	return register(b, resourceKey{source: sourceDynamic, gvr: gvr}, nil, funcs, opts)
+	return register(b, resourceKey{source: sourceDynamic, gvr: gvr}, nil, funcs, opts, false)
 }
 
 // WatchMetadata registers callbacks for any resource, caching only object
 // metadata (names, labels, annotations, owners): the cheapest way to watch
 // when the spec and status are not needed. See [Watch] for errors and sharing.
 func WatchMetadata(b *Builder, gvr schema.GroupVersionResource, funcs Funcs[*metav1.PartialObjectMetadata], opts ...WatchOption) *Registration[*metav1.PartialObjectMetadata] {
-	return register(b, resourceKey{source: sourceMetadata, gvr: gvr}, nil, funcs, opts)
+	return register(b, resourceKey{source: sourceMetadata, gvr: gvr}, nil, funcs, opts, false)
 }
 
-func register[T Object](b *Builder, key resourceKey, keyErr error, funcs Funcs[T], opts []WatchOption) *Registration[T] {
+// register makes the registration behind Watch, WatchResource and
+// WatchMetadata, and, with reconciling set, behind the Reconcile functions.
+func register[T Object](b *Builder, key resourceKey, keyErr error, funcs Funcs[T], opts []WatchOption, reconciling bool) *Registration[T] {
 	r := &Registration[T]{key: key, funcs: funcs}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&r.opts)
 		}
+	}
+	if r.opts.reconcile.set && !reconciling && r.opts.err == nil {
+		r.opts.err = fmt.Errorf("informer: watch %s: Workers, MaxRetries and RateLimiter apply to Reconcile registrations only", key)
 	}
 	if keyErr != nil && r.opts.err == nil {
 		r.opts.err = keyErr

@@ -1,0 +1,169 @@
+package informer
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+)
+
+// The queue side of a Reconciler: keys in, workers out, what Stop leaves.
+
+// enqueue adds obj's key, remembering a deleted object's last state.
+func (rc *Reconciler[T]) enqueue(obj T, deleted bool) {
+	key := cache.NewObjectName(obj.GetNamespace(), obj.GetName())
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if deleted {
+		rc.last[key] = obj
+	} else {
+		delete(rc.last, key)
+	}
+	rc.enqueues++
+	rc.pending[key] = rc.enqueues
+	if rc.queue == nil {
+		rc.early = append(rc.early, key)
+		return
+	}
+	rc.queue.Add(key)
+}
+
+func (rc *Reconciler[T]) lastKnown(key cache.ObjectName) (T, bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	obj, ok := rc.last[key]
+	return obj, ok
+}
+
+// start creates the queue and starts the workers: they wait until the
+// registration has seen the initial list (or until runCtx ends), then call
+// the ReconcileFunc with workCtx, which ends only when Stop gives up.
+func (rc *Reconciler[T]) start(runCtx, workCtx context.Context, crashOnPanic bool) {
+	rc.mu.Lock()
+	rc.crash = crashOnPanic
+	rc.queue = workqueue.NewTypedRateLimitingQueueWithConfig(rc.opts.rateLimiter,
+		workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{})
+	for _, key := range rc.early {
+		rc.queue.Add(key)
+	}
+	rc.early = nil
+	rc.mu.Unlock()
+	synced := rc.reg.syncedChecker()
+	for range rc.opts.workers {
+		rc.workers.Go(func() {
+			if !cache.WaitFor(runCtx, "", synced) {
+				return
+			}
+			for rc.processNext(workCtx) {
+			}
+		})
+	}
+}
+
+// shutDown stops taking keys; running calls go on. (The workqueue's own
+// ShutDown lets workers drain what is queued; Stop must not wait for that.)
+func (rc *Reconciler[T]) shutDown() {
+	rc.stopping.Store(true)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.queue != nil {
+		rc.queue.ShutDown()
+	}
+}
+
+// wait waits for the workers, then records and logs the abandoned keys.
+func (rc *Reconciler[T]) wait(ctx context.Context) {
+	rc.workers.Wait()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.abandoned = rc.abandoned[:0]
+	for key := range rc.pending {
+		rc.abandoned = append(rc.abandoned, key)
+	}
+	sort.Slice(rc.abandoned, func(i, j int) bool { return rc.abandoned[i].String() < rc.abandoned[j].String() })
+	if len(rc.abandoned) > 0 {
+		klog.FromContext(ctx).Info("Reconcile loop stopped with keys not reconciled", "reconciler", rc.reg.displayName(),
+			"count", len(rc.abandoned), "first", rc.abandoned[0].String())
+	}
+}
+
+// running reports whether a call of the ReconcileFunc is running; Stop
+// names such a loop when it times out.
+func (rc *Reconciler[T]) running() bool { return rc.inFlight.Load() > 0 }
+
+func (rc *Reconciler[T]) displayName() string { return rc.reg.displayName() }
+
+// processNext processes one key; it returns false once the queue is shut
+// down.
+func (rc *Reconciler[T]) processNext(ctx context.Context) bool {
+	key, shutdown := rc.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer rc.queue.Done(key)
+	if rc.stopping.Load() {
+		return false // the key stays pending: abandoned
+	}
+	rc.mu.Lock()
+	enqueue := rc.pending[key]
+	rc.mu.Unlock()
+	rc.inFlight.Add(1)
+	result, err := rc.call(ctx, key)
+	rc.inFlight.Add(-1)
+	rc.reconciles.Add(1)
+	switch {
+	case err != nil:
+		rc.errors.Add(1)
+		if rc.opts.maxRetriesSet && rc.queue.NumRequeues(key) >= rc.opts.maxRetries {
+			rc.queue.Forget(key)
+			rc.dropped.Add(1)
+			rc.finish(key, enqueue)
+			utilruntime.HandleErrorWithContext(ctx, err, "Reconcile failed; dropping the key after the last retry",
+				"reconciler", rc.reg.displayName(), "key", key.String(), "retries", rc.opts.maxRetries)
+			return true
+		}
+		rc.retries.Add(1)
+		klog.FromContext(ctx).V(2).Info("Reconcile failed; retrying with backoff",
+			"reconciler", rc.reg.displayName(), "key", key.String(), "err", err)
+		rc.queue.AddRateLimited(key)
+	case result.RequeueAfter > 0:
+		rc.queue.Forget(key)
+		rc.requeues.Add(1)
+		rc.queue.AddAfter(key, result.RequeueAfter)
+	default:
+		rc.queue.Forget(key)
+		rc.finish(key, enqueue)
+	}
+	return true
+}
+
+// finish forgets a key that needs no more work, unless an event enqueued it
+// again since its call began.
+func (rc *Reconciler[T]) finish(key cache.ObjectName, enqueue uint64) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.pending[key] != enqueue {
+		return
+	}
+	delete(rc.pending, key)
+	delete(rc.last, key)
+}
+
+// call runs the ReconcileFunc, turning a panic into an error unless the
+// builder asked to crash.
+func (rc *Reconciler[T]) call(ctx context.Context, key cache.ObjectName) (result Result, err error) {
+	if !rc.crash {
+		defer func() {
+			if p := recover(); p != nil {
+				rc.panics.Add(1)
+				err = fmt.Errorf("informer: reconcile %s panicked: %v", key, p)
+				utilruntime.HandleErrorWithContext(ctx, err, "Reconcile panicked; recovered, will retry", "reconciler", rc.reg.displayName(), "key", key.String())
+			}
+		}()
+	}
+	return rc.fn(ctx, Request[T]{Namespace: key.Namespace, Name: key.Name, rc: rc})
+}
