@@ -357,6 +357,9 @@ func (b *Builder) Build() (*Informer, error) {
 	}
 	inf.lateConfig = b.lateConfigErr
 	inf.runners = b.runners
+	for _, r := range b.runners {
+		r.setOwner(inf)
+	}
 	b.runners = nil
 	b.built = inf
 	b.regs = nil

@@ -165,9 +165,16 @@ func (f *factories) newInformer(key resourceKey, tracker *currency) (cache.Share
 	}), nil
 }
 
-// run runs inf until ctx ends.
-func (f *factories) run(ctx context.Context, inf cache.SharedIndexInformer) {
-	f.running.Go(func() { inf.RunWithContext(ctx) })
+// run runs inf until ctx ends or stop is called; done is closed once it
+// has stopped.
+func (f *factories) run(ctx context.Context, inf cache.SharedIndexInformer) (stop func(), done <-chan struct{}) {
+	ctx, cancel := context.WithCancel(ctx)
+	finished := make(chan struct{})
+	f.running.Go(func() {
+		defer close(finished)
+		inf.RunWithContext(ctx)
+	})
+	return cancel, finished
 }
 
 // shutdown waits for every informer goroutine to end; their context must

@@ -90,6 +90,7 @@ type runner interface {
 	wait(ctx context.Context) // wait for the workers
 	running() bool
 	displayName() string
+	setOwner(i *Informer) // the Informer that runs it, for Remove
 }
 
 // addRunner adds the workers of a reconcile loop registered after Build,
@@ -101,6 +102,7 @@ func (i *Informer) addRunner(r runner) {
 		return
 	}
 	i.runners = append(i.runners, r)
+	r.setOwner(i)
 	if i.started {
 		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic)
 	}
@@ -110,7 +112,7 @@ func (i *Informer) addRunner(r runner) {
 func (i *Informer) startFactories() {
 	for _, res := range i.order {
 		if !res.started.Swap(true) {
-			i.factories.run(i.runCtx, res.informer)
+			res.stop, res.done = i.factories.run(i.runCtx, res.informer)
 		}
 	}
 }
@@ -121,7 +123,7 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 	if res, ok := i.resources[key]; ok {
 		return res, nil
 	}
-	res := &resource{key: key, name: key.String()}
+	res := &resource{key: key, name: key.String(), owner: i}
 	res.currency = newCurrency(i.settings.clock, i.settings.stalenessBound,
 		func(ctx context.Context, err error) { i.recordError(ctx, res, err) },
 		func(change StalenessChange) { i.reportStaleness(res, change) })

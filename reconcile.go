@@ -149,6 +149,8 @@ type Reconciler[T Object] struct {
 	abandoned []cache.ObjectName
 	crash     bool
 	workers   sync.WaitGroup
+	waitOnce  sync.Once
+	owner     *Informer // set once attached, for Remove
 }
 
 // Reconcile registers a reconcile loop on the built-in type T, such as

@@ -75,9 +75,21 @@ func (rc *Reconciler[T]) shutDown() {
 	}
 }
 
-// wait waits for the workers, then records and logs the abandoned keys.
+func (rc *Reconciler[T]) setOwner(i *Informer) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.owner = i
+}
+
+// wait waits for the workers, then records and logs the abandoned keys,
+// once: Remove after Stop waits again.
 func (rc *Reconciler[T]) wait(ctx context.Context) {
 	rc.workers.Wait()
+	rc.waitOnce.Do(func() { rc.recordAbandoned(ctx) })
+}
+
+// recordAbandoned records and logs the keys left pending.
+func (rc *Reconciler[T]) recordAbandoned(ctx context.Context) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.abandoned = rc.abandoned[:0]

@@ -1,6 +1,7 @@
 package informer
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 type resource struct {
 	key      resourceKey
 	name     string
+	owner    *Informer
 	informer cache.SharedIndexInformer
 	currency *currency
 
@@ -19,8 +21,11 @@ type resource struct {
 	// API server (list items and watch events), counted by the transform,
 	// which client-go calls once for each of them.
 	received atomic.Int64
-	// started is set when the informer's factory is asked to start it.
+	// started is set when the informer is started; stop stops it alone
+	// (see Registration.Remove) and done is closed once it has stopped.
 	started atomic.Bool
+	stop    func()
+	done    <-chan struct{}
 
 	mu          sync.Mutex
 	handlers    []registration
@@ -32,6 +37,14 @@ func (r *resource) addHandler(reg registration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.handlers = append(r.handlers, reg)
+}
+
+// removeHandler forgets reg and reports whether no registration is left.
+func (r *resource) removeHandler(reg registration) (last bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handlers = slices.DeleteFunc(r.handlers, func(other registration) bool { return other == reg })
+	return len(r.handlers) == 0
 }
 
 func (r *resource) handlerCount() int {
