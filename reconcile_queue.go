@@ -23,6 +23,19 @@ func (rc *Reconciler[T]) enqueue(obj T, deleted bool) {
 	} else {
 		delete(rc.last, key)
 	}
+	rc.enqueueLocked(key)
+}
+
+// enqueueKey adds a key mapped from another resource's event.
+func (rc *Reconciler[T]) enqueueKey(key cache.ObjectName) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.enqueueLocked(key)
+}
+
+// enqueueLocked adds key to the queue, or keeps it for start. The caller
+// holds rc.mu.
+func (rc *Reconciler[T]) enqueueLocked(key cache.ObjectName) {
 	rc.enqueues++
 	rc.pending[key] = rc.enqueues
 	if rc.queue == nil {
