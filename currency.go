@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -85,6 +87,20 @@ func (c *currency) watchFailed(ctx context.Context, err error) {
 // when it is stopped. The reflector stops every watch it is done with,
 // whether the server ended it or the informer is stopping.
 func (c *currency) watchOpened(w watch.Interface) watch.Interface {
+	c.opened()
+	return &observedWatch{Interface: w, closed: c.watchClosed}
+}
+
+// watchListOpened records a streaming list (a watch that first sends every
+// object, then a bookmark marking the end of the initial events, then
+// changes): the cache is current, and the watch counts as open, only from
+// that bookmark on. Until then the cache still holds what it held before.
+func (c *currency) watchListOpened(w watch.Interface) watch.Interface {
+	return newInitialEventsWatch(w, c.opened, c.watchClosed)
+}
+
+// opened records that a watch is open and the cache current.
+func (c *currency) opened() {
 	c.mu.Lock()
 	c.watching++
 	var recovered *StalenessChange
@@ -107,7 +123,6 @@ func (c *currency) watchOpened(w watch.Interface) watch.Interface {
 	if recovered != nil {
 		c.onChange(*recovered)
 	}
-	return &observedWatch{Interface: w, closed: c.watchClosed}
 }
 
 // watchClosed records the end of a watch and arms the staleness timer.
@@ -209,4 +224,94 @@ func logStalenessChange(ctx context.Context, change StalenessChange) {
 	}
 	logger.Info("Cache current again: watch open", "resource", change.Resource,
 		"staleFor", change.Duration.Round(time.Second))
+}
+
+// initialEventsWatch passes a streaming list's events on, and tells its
+// currency the watch is open when the bookmark that ends the initial events
+// goes by. Every event takes one goroutine hop (well under a microsecond,
+// against about 12 µs to decode a pod): handing the reflector the inner
+// channel after the bookmark cannot be done without a race, since the
+// reflector may already be waiting on this one.
+type initialEventsWatch struct {
+	inner watch.Interface
+	out   chan watch.Event
+
+	mu      sync.Mutex
+	opened  bool
+	stopped bool
+	stop    chan struct{}
+	onOpen  func()
+	onClose func()
+}
+
+func newInitialEventsWatch(inner watch.Interface, onOpen, onClose func()) *initialEventsWatch {
+	w := &initialEventsWatch{inner: inner, out: make(chan watch.Event), stop: make(chan struct{}), onOpen: onOpen, onClose: onClose}
+	go w.forward()
+	return w
+}
+
+func (w *initialEventsWatch) ResultChan() <-chan watch.Event { return w.out }
+
+func (w *initialEventsWatch) Stop() {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	w.stopped = true
+	close(w.stop)
+	opened := w.opened
+	w.mu.Unlock()
+	w.inner.Stop()
+	if opened {
+		w.onClose()
+	}
+}
+
+// forward passes events on until the end of the stream or Stop, then
+// closes the result channel.
+func (w *initialEventsWatch) forward() {
+	defer close(w.out)
+	for {
+		var event watch.Event
+		select {
+		case <-w.stop:
+			return
+		case e, ok := <-w.inner.ResultChan():
+			if !ok {
+				return
+			}
+			event = e
+		}
+		select {
+		case w.out <- event:
+		case <-w.stop:
+			return
+		}
+		// After the reflector took the bookmark: it now replaces the cache
+		// with the initial events.
+		if isInitialEventsEnd(event) {
+			w.mu.Lock()
+			if w.stopped {
+				w.mu.Unlock()
+				return
+			}
+			first := !w.opened
+			w.opened = true
+			w.mu.Unlock()
+			if first {
+				w.onOpen()
+			}
+		}
+	}
+}
+
+// isInitialEventsEnd reports whether event is the bookmark that ends a
+// streaming list's initial events.
+func isInitialEventsEnd(event watch.Event) bool {
+	if event.Type != watch.Bookmark {
+		return false
+	}
+	obj, err := meta.Accessor(event.Object)
+	return err == nil && obj.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true"
 }

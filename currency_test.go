@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -148,5 +151,57 @@ func wantChanges(t *testing.T, rec *currencyRecorder, n int) {
 	t.Helper()
 	if got := rec.recorded(); len(got) != n {
 		t.Fatalf("got changes %+v, want %d", got, n)
+	}
+}
+
+func initialEventsEnd() watch.Event {
+	bookmark := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		ResourceVersion: "10", Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"},
+	}}
+	return watch.Event{Type: watch.Bookmark, Object: bookmark}
+}
+
+func TestStreamingListIsCurrentFromItsBookmark(t *testing.T) {
+	inner := watch.NewFake()
+	var opens, closes atomic.Int32
+	w := newInitialEventsWatch(inner, func() { opens.Add(1) }, func() { closes.Add(1) })
+
+	go func() {
+		inner.Add(pod("default", "a", "1"))
+		inner.Action(initialEventsEnd().Type, initialEventsEnd().Object)
+		inner.Add(pod("default", "b", "1"))
+	}()
+	first := <-w.ResultChan()
+	if first.Type != watch.Added || opens.Load() != 0 {
+		t.Fatalf("first event: got %v with %d opens, want an add before the watch counts as open", first.Type, opens.Load())
+	}
+	if e := <-w.ResultChan(); !isInitialEventsEnd(e) {
+		t.Fatalf("second event: got %v, want the initial-events-end bookmark", e.Type)
+	}
+	if e := <-w.ResultChan(); e.Type != watch.Added {
+		t.Fatalf("third event: got %v, want the add after the bookmark", e.Type)
+	}
+	if got := opens.Load(); got != 1 {
+		t.Errorf("opens after the bookmark: got %d, want 1", got)
+	}
+	w.Stop()
+	w.Stop()
+	if got := closes.Load(); got != 1 {
+		t.Errorf("closes: got %d, want 1", got)
+	}
+}
+
+func TestStreamingListStoppedBeforeItsBookmarkNeverOpens(t *testing.T) {
+	inner := watch.NewFake()
+	var opens, closes atomic.Int32
+	w := newInitialEventsWatch(inner, func() { opens.Add(1) }, func() { closes.Add(1) })
+	go inner.Add(pod("default", "a", "1"))
+	<-w.ResultChan()
+	w.Stop()
+	if _, ok := <-w.ResultChan(); ok {
+		t.Error("result channel still open after Stop and the end of the stream")
+	}
+	if opens.Load() != 0 || closes.Load() != 0 {
+		t.Errorf("opens, closes: got %d, %d, want 0, 0", opens.Load(), closes.Load())
 	}
 }

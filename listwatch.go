@@ -49,6 +49,11 @@ func newListWatcher(funcs listWatchFuncs, tweak func(*metav1.ListOptions), track
 				tracker.watchFailed(ctx, err)
 				return nil, err
 			}
+			if opts.SendInitialEvents != nil && *opts.SendInitialEvents {
+				// A streaming list (watch-list): current only once its
+				// initial events are through.
+				return tracker.watchListOpened(w), nil
+			}
 			return tracker.watchOpened(w), nil
 		},
 	}, client)
