@@ -20,7 +20,7 @@ func (h eventHandler[T]) OnDelete(deleted cache.DeletedObject[T]) { h.r.onDelete
 
 func (r *Registration[T]) onAdd(obj T, isInitialList bool) {
 	r.seen.Add(1)
-	if r.funcs.OnAdd == nil {
+	if r.funcs.OnAdd == nil || !r.accepts(addEvent, obj, obj) {
 		return
 	}
 	ctx := r.contexts.plain
@@ -28,7 +28,7 @@ func (r *Registration[T]) onAdd(obj T, isInitialList bool) {
 		ctx = r.contexts.initialList
 	}
 	r.inCallback.Store(true)
-	defer r.done(ctx, "add", obj)
+	defer r.done(ctx, addEvent, obj)
 	r.funcs.OnAdd(ctx, obj)
 }
 
@@ -37,12 +37,13 @@ func (r *Registration[T]) onUpdate(oldObj, newObj T) {
 		// Resync hands the cached object twice; it was never received.
 		r.seen.Add(1)
 	}
-	if r.funcs.OnUpdate == nil || (!r.opts.deliverNoOps && isNoOpUpdate(oldObj, newObj)) {
+	if r.funcs.OnUpdate == nil || (!r.opts.deliverNoOps && isNoOpUpdate(oldObj, newObj)) ||
+		!r.accepts(updateEvent, oldObj, newObj) {
 		return
 	}
 	ctx := r.contexts.plain
 	r.inCallback.Store(true)
-	defer r.done(ctx, "update", newObj)
+	defer r.done(ctx, updateEvent, newObj)
 	r.funcs.OnUpdate(ctx, oldObj, newObj)
 }
 
@@ -64,14 +65,39 @@ func (r *Registration[T]) onDelete(deleted cache.DeletedObject[T]) {
 			obj = newObjectNamed[T](deleted.GetNamespace(), deleted.GetName())
 		}
 	}
+	if !r.accepts(deleteEvent, obj, obj) {
+		return
+	}
 	r.inCallback.Store(true)
-	defer r.done(ctx, "delete", obj)
+	defer r.done(ctx, deleteEvent, obj)
 	r.funcs.OnDelete(ctx, obj)
+}
+
+// accepts reports whether the registration's predicates let an event
+// through; oldObj is read for updates only. Without predicates it costs a
+// nil check. A panicking predicate is recovered, logged and counted like a
+// callback, unless the builder asked to crash, and lets the event through:
+// a bug in a filter should cost an extra event, not a lost one.
+func (r *Registration[T]) accepts(kind eventKind, oldObj, obj T) (delivered bool) {
+	if r.opts.predicate.node == nil {
+		return true
+	}
+	if !r.crash {
+		defer func() {
+			if p := recover(); p != nil {
+				delivered = true
+				r.panics.Add(1)
+				utilruntime.HandleErrorWithContext(r.contexts.plain, fmt.Errorf("panic: %v", p), "informer: predicate panicked; event delivered",
+					"handler", r.name, "event", kind.String(), "namespace", obj.GetNamespace(), "name", obj.GetName())
+			}
+		}()
+	}
+	return r.opts.predicate.accepts(kind, oldObj, obj)
 }
 
 // done ends a callback: it counts it and, unless the builder asked to crash,
 // recovers a panic and logs it with the resource and the object's key.
-func (r *Registration[T]) done(ctx context.Context, event string, obj T) {
+func (r *Registration[T]) done(ctx context.Context, event eventKind, obj T) {
 	r.delivered.Add(1)
 	r.inCallback.Store(false)
 	if r.crash {
@@ -80,7 +106,7 @@ func (r *Registration[T]) done(ctx context.Context, event string, obj T) {
 	if p := recover(); p != nil {
 		r.panics.Add(1)
 		utilruntime.HandleErrorWithContext(ctx, fmt.Errorf("panic: %v", p), "informer: handler panicked; recovered",
-			"handler", r.name, "event", event, "namespace", obj.GetNamespace(), "name", obj.GetName())
+			"handler", r.name, "event", event.String(), "namespace", obj.GetNamespace(), "name", obj.GetName())
 	}
 }
 

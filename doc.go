@@ -86,6 +86,20 @@
 // call later. Workers start once the cache has synced; [Informer.Stop]
 // stops taking keys and waits for running calls within the stop timeout.
 //
+// # Predicates
+//
+// [WithPredicates] filters the events a registration delivers: built-in
+// predicates such as [GenerationChanged], [LabelSelector] and
+// [InNamespaces], which read only metadata and so work on every kind of
+// registration, typed ones of your own ([AddFunc], [UpdateFunc],
+// [DeleteFunc]), checked against the registration's type by
+// [Builder.Build], and [And], [Or] and [Not] to combine them. Built-in
+// predicates never drop a delete, nor an update that changed
+// deletionTimestamp or finalizers, in any combination: a controller that
+// puts finalizers on objects always sees their deletion start. The doc of
+// [Predicate] has the table of what each one decides. A filtered event runs
+// no callback but counts as handled in the backlog.
+//
 // # Concurrency contract
 //
 // For one registration, callbacks run one at a time, in the order the

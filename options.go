@@ -15,6 +15,7 @@ type watchOptions struct {
 	optional     bool
 	name         string
 	indexers     cache.Indexers
+	predicate    Predicate        // zero: every event is delivered
 	reconcile    reconcileOptions // options of Reconcile registrations only
 	err          error
 }
@@ -62,5 +63,37 @@ func WithIndex[T Object](name string, indexFunc func(obj T) ([]string, error)) W
 			}
 			return indexFunc(typed)
 		}
+	}
+}
+
+// WithPredicates delivers only the events that predicates let through (see
+// [Predicate] for what each one decides, and for the deletes and finalizer
+// changes that built-ins never drop). An event must pass all of them, as
+// with [And], and all of those of several WithPredicates options. Updates
+// where nothing changed are skipped before predicates see them, unless
+// [DeliverNoOpUpdates] is given. An event a predicate drops is handled as
+// far as [Stats.Backlog] is concerned, but no callback runs and
+// [Stats.Delivered] does not count it. A panic in a predicate is handled
+// like one in a callback, and the event is then delivered.
+//
+// A predicate that was built wrong (a [LabelSelector] that does not parse)
+// or whose function takes another type than the registration's is an error
+// from [Builder.Build], or [Registration.Err] after Build.
+func WithPredicates(predicates ...Predicate) WatchOption {
+	return func(o *watchOptions) {
+		if len(predicates) == 0 {
+			return
+		}
+		added := And(predicates...)
+		if err := added.check(nil); err != nil {
+			if o.err == nil {
+				o.err = fmt.Errorf("informer: WithPredicates: %w", err)
+			}
+			return
+		}
+		if o.predicate.node != nil {
+			added = And(o.predicate, added)
+		}
+		o.predicate = added
 	}
 }

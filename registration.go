@@ -2,6 +2,7 @@ package informer
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -58,7 +59,13 @@ func (r *Registration[T]) validate() error {
 	if r.opts.err != nil {
 		return r.opts.err
 	}
-	return r.key.validate()
+	if err := r.key.validate(); err != nil {
+		return err
+	}
+	if err := r.opts.predicate.check(reflect.TypeFor[T]()); err != nil {
+		return fmt.Errorf("informer: watch %s: WithPredicates: %w", r.key, err)
+	}
+	return nil
 }
 
 // Err reports why the registration is not active: an error from
