@@ -100,6 +100,12 @@
 // [Predicate] has the table of what each one decides. A filtered event runs
 // no callback but counts as handled in the backlog.
 //
+// [EnqueueOwners] and [EnqueueMapped] feed a loop from another resource:
+// they return callbacks for an ordinary registration on it, so a Pod event
+// can reconcile its ReplicaSet. [Registration.Remove] and
+// [Reconciler.Remove] stop one registration without the others; the last
+// one on an informer stops that informer and drops its cache.
+//
 // # Concurrency contract
 //
 // For one registration, callbacks run one at a time, in the order the
