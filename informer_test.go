@@ -597,3 +597,12 @@ func names(pods []*corev1.Pod) []string {
 	}
 	return out
 }
+
+func TestFirstOptionErrorIsReported(t *testing.T) {
+	b := NewBuilder().WithClients(fake.NewClientset(), nil)
+	Watch(b, Funcs[*corev1.Pod]{}, WithIndex[*corev1.Pod]("", nil), WithPredicates(LabelSelector("a in (")))
+	_, err := b.Build()
+	if err == nil || !strings.Contains(err.Error(), "WithIndex") {
+		t.Errorf("Build: got %v, want the first option's error (WithIndex)", err)
+	}
+}

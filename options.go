@@ -20,6 +20,14 @@ type watchOptions struct {
 	err          error
 }
 
+// fail records the first error of a registration's options; later ones
+// would only repeat that the registration is invalid.
+func (o *watchOptions) fail(err error) {
+	if o.err == nil {
+		o.err = err
+	}
+}
+
 // DeliverNoOpUpdates delivers updates where nothing changed: periodic resync
 // (see [Builder.WithResync]) and relists that returned an object unchanged.
 func DeliverNoOpUpdates() WatchOption {
@@ -50,7 +58,7 @@ func WithName(name string) WatchOption {
 func WithIndex[T Object](name string, indexFunc func(obj T) ([]string, error)) WatchOption {
 	return func(o *watchOptions) {
 		if name == "" || indexFunc == nil {
-			o.err = fmt.Errorf("informer: WithIndex: empty name or nil function")
+			o.fail(fmt.Errorf("informer: WithIndex: empty name or nil function"))
 			return
 		}
 		if o.indexers == nil {
@@ -86,9 +94,7 @@ func WithPredicates(predicates ...Predicate) WatchOption {
 		}
 		added := And(predicates...)
 		if err := added.check(nil); err != nil {
-			if o.err == nil {
-				o.err = fmt.Errorf("informer: WithPredicates: %w", err)
-			}
+			o.fail(fmt.Errorf("informer: WithPredicates: %w", err))
 			return
 		}
 		if o.predicate.node != nil {

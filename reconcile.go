@@ -72,7 +72,7 @@ func Workers(n int) WatchOption {
 	return func(o *watchOptions) {
 		o.reconcile.set = true
 		if n < 1 {
-			o.err = fmt.Errorf("informer: Workers(%d): want at least 1", n)
+			o.fail(fmt.Errorf("informer: Workers(%d): want at least 1", n))
 			return
 		}
 		o.reconcile.workers = n
@@ -86,7 +86,7 @@ func MaxRetries(n int) WatchOption {
 	return func(o *watchOptions) {
 		o.reconcile.set = true
 		if n < 0 {
-			o.err = fmt.Errorf("informer: MaxRetries(%d): want 0 or more", n)
+			o.fail(fmt.Errorf("informer: MaxRetries(%d): want 0 or more", n))
 			return
 		}
 		o.reconcile.maxRetries, o.reconcile.maxRetriesSet = n, true
@@ -101,7 +101,7 @@ func RateLimiter(limiter workqueue.TypedRateLimiter[cache.ObjectName]) WatchOpti
 	return func(o *watchOptions) {
 		o.reconcile.set = true
 		if limiter == nil {
-			o.err = errors.New("informer: RateLimiter: nil limiter")
+			o.fail(errors.New("informer: RateLimiter: nil limiter"))
 			return
 		}
 		o.reconcile.rateLimiter = limiter
