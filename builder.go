@@ -80,6 +80,11 @@ type settings struct {
 	clock             clock.WithDelayedExecution // a fake in tests
 }
 
+// scope returns the builder's cache scope, the default of registrations.
+func (s settings) scope() Scope {
+	return Scope{Namespace: s.namespace, LabelSelector: s.labelSelector, FieldSelector: s.fieldSelector}
+}
+
 // NewBuilder returns a Builder with the documented defaults: all namespaces,
 // no selectors, no resync, a sync timeout of [DefaultSyncTimeout], a stop
 // timeout of [DefaultStopTimeout], a staleness bound of
@@ -114,7 +119,8 @@ func (b *Builder) update(method string, fn func() error) *Builder {
 	return b
 }
 
-// WithNamespace restricts every informer to one namespace. "" (the default)
+// WithNamespace restricts every informer to one namespace, except those of
+// registrations with a scope of their own ([InScope]). "" (the default)
 // means all namespaces. Cluster-scoped resources ignore it.
 func (b *Builder) WithNamespace(namespace string) *Builder {
 	return b.update("WithNamespace", func() error {
@@ -123,7 +129,8 @@ func (b *Builder) WithNamespace(namespace string) *Builder {
 	})
 }
 
-// WithLabelSelector restricts every informer to objects matching selector,
+// WithLabelSelector restricts every informer (but those of [InScope]
+// registrations) to objects matching selector,
 // in the syntax of kubectl's -l flag ("app=web,tier!=cache"). Objects that
 // stop matching are delivered as deletes.
 func (b *Builder) WithLabelSelector(selector string) *Builder {
@@ -136,7 +143,8 @@ func (b *Builder) WithLabelSelector(selector string) *Builder {
 	})
 }
 
-// WithFieldSelector restricts every informer to objects matching selector
+// WithFieldSelector restricts every informer (but those of [InScope]
+// registrations) to objects matching selector
 // ("status.phase=Running"). Which fields are supported depends on the
 // resource; the server rejects others, which shows in [SyncError].
 func (b *Builder) WithFieldSelector(selector string) *Builder {

@@ -15,11 +15,12 @@
 // callbacks ([Funcs]) for a built-in type such as *corev1.Pod,
 // [WatchResource] for any resource through the dynamic client, and
 // [WatchMetadata] for metadata only. Registrations of one resource through
-// one kind of cache (typed, unstructured or metadata) share one informer and
-// one cache: one LIST and one WATCH. The same resource watched as typed and
-// as metadata is two informers, two caches, two LISTs and two WATCHes.
-// [Builder.Build] reports
-// every configuration error at once and returns an [Informer].
+// one kind of cache (typed, unstructured or metadata) and one scope (the
+// builder's, or their own with [InScope]) share one informer and one
+// cache: one LIST and one WATCH. The same resource watched as typed and as
+// metadata is two informers, two caches, two LISTs and two WATCHes.
+// [Builder.Build] reports every configuration error at once and returns an
+// [Informer].
 //
 // # Lifecycle
 //

@@ -42,6 +42,7 @@ type resourceKey struct {
 	source source
 	gvr    schema.GroupVersionResource
 	kind   string // the Kind of a typed resource
+	scope  Scope  // set when the registration is attached
 }
 
 func (k resourceKey) String() string {
@@ -91,21 +92,21 @@ func typedResourceKey[T Object]() (resourceKey, error) {
 	return resourceKey{source: sourceTyped, gvr: plural, kind: gvks[0].Kind}, nil
 }
 
-// factories creates the shared informers, all with the same namespace,
-// selectors and resync, each on a ListWatch of our own (see listwatch.go),
-// and runs them.
+// factories creates the shared informers, each for the scope of its key
+// and all with the same resync, on a ListWatch of our own (see
+// listwatch.go), and runs them.
 type factories struct {
 	clients  clientSet
 	settings settings
 	running  sync.WaitGroup // one goroutine per running informer
 }
 
-func (f *factories) tweakListOptions(opts *metav1.ListOptions) {
-	if f.settings.labelSelector != "" {
-		opts.LabelSelector = f.settings.labelSelector
-	}
-	if f.settings.fieldSelector != "" {
-		opts.FieldSelector = f.settings.fieldSelector
+// selectors returns the function that sets scope's selectors on the
+// options of every LIST and WATCH.
+func selectors(scope Scope) func(*metav1.ListOptions) {
+	return func(opts *metav1.ListOptions) {
+		opts.LabelSelector = scope.LabelSelector
+		opts.FieldSelector = scope.FieldSelector
 	}
 }
 
@@ -117,7 +118,7 @@ func (f *factories) newInformer(key resourceKey, tracker *currency) (cache.Share
 		client  any
 		example runtime.Object
 	)
-	namespace := f.settings.namespace
+	namespace := key.scope.Namespace
 	switch key.source {
 	case sourceTyped:
 		if f.clients.kube == nil {
@@ -157,7 +158,7 @@ func (f *factories) newInformer(key resourceKey, tracker *currency) (cache.Share
 		}
 		client, example = f.clients.meta, &metav1.PartialObjectMetadata{}
 	}
-	lw := newListWatcher(funcs, f.tweakListOptions, tracker, client)
+	lw := newListWatcher(funcs, selectors(key.scope), tracker, client)
 	return cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{
 		ResyncPeriod:      f.settings.resync,
 		Indexers:          cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},

@@ -66,9 +66,9 @@ func (i *Informer) attach(reg registration) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.stopped {
-		return fmt.Errorf("informer: watch %s: %w", reg.resourceKey(), ErrStopped)
+		return fmt.Errorf("informer: watch %s: %w", reg.resourceKey(i.settings.scope()), ErrStopped)
 	}
-	res, err := i.resourceFor(reg.resourceKey())
+	res, err := i.resourceFor(reg.resourceKey(i.settings.scope()))
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,11 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 	if res, ok := i.resources[key]; ok {
 		return res, nil
 	}
-	res := &resource{key: key, name: key.String(), owner: i}
+	name := key.String()
+	if key.scope != i.settings.scope() {
+		name += " [" + key.scope.String() + "]"
+	}
+	res := &resource{key: key, name: name, owner: i}
 	res.currency = newCurrency(i.settings.clock, i.settings.stalenessBound,
 		func(ctx context.Context, err error) { i.recordError(ctx, res, err) },
 		func(change StalenessChange) { i.reportStaleness(res, change) })

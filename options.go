@@ -17,6 +17,7 @@ type watchOptions struct {
 	indexers     cache.Indexers
 	predicate    Predicate        // zero: every event is delivered
 	reconcile    reconcileOptions // options of Reconcile registrations only
+	scope        *Scope           // InScope; nil: the builder's
 	err          error
 }
 

@@ -41,7 +41,7 @@ type Registration[T Object] struct {
 // registration is the untyped view of a [Registration] used by the builder
 // and the informer.
 type registration interface {
-	resourceKey() resourceKey
+	resourceKey(def Scope) resourceKey
 	validate() error
 	attach(res *resource, contexts *eventContexts, crashOnPanic bool) error
 	setContexts(contexts *eventContexts)
@@ -53,7 +53,16 @@ type registration interface {
 	Stats() Stats
 }
 
-func (r *Registration[T]) resourceKey() resourceKey { return r.key }
+// resourceKey returns the key of the registration's informer, with its own
+// scope (InScope) or else def, the builder's.
+func (r *Registration[T]) resourceKey(def Scope) resourceKey {
+	key := r.key
+	key.scope = def
+	if r.opts.scope != nil {
+		key.scope = *r.opts.scope
+	}
+	return key
+}
 
 func (r *Registration[T]) validate() error {
 	if r.opts.err != nil {

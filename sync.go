@@ -127,7 +127,7 @@ func (i *Informer) probeSilentResources(ctx context.Context, resources []*resour
 	var wg sync.WaitGroup
 	for _, res := range silent {
 		wg.Go(func() {
-			_, err := meta.Resource(res.key.gvr).Namespace(i.settings.namespace).List(ctx, metav1.ListOptions{Limit: 1})
+			_, err := meta.Resource(res.key.gvr).Namespace(res.key.scope.Namespace).List(ctx, metav1.ListOptions{Limit: 1})
 			switch {
 			case err == nil:
 			case errors.Is(context.Cause(ctx), errProbeTimeout):
