@@ -237,7 +237,8 @@ func (rc *Reconciler[T]) Stats() ReconcileStats {
 	return st
 }
 
-// Abandoned returns, after [Informer.Stop], the keys that were enqueued and
+// Abandoned returns, after [Informer.Stop] or [Reconciler.Remove], the keys
+// that were enqueued and
 // not reconciled successfully when the loop stopped (queued, waiting for a
 // retry or a RequeueAfter), sorted.
 func (rc *Reconciler[T]) Abandoned() []Request[T] {

@@ -65,6 +65,10 @@ func (rc *Reconciler[T]) start(runCtx, workCtx context.Context, crashOnPanic boo
 	}
 	rc.early = nil
 	rc.mu.Unlock()
+	// The informers stop when runCtx ends, whether Stop ended it or the
+	// caller of Start: reconciling from a cache that no longer follows the
+	// server would act on old state, so the loop stops taking keys too.
+	context.AfterFunc(runCtx, rc.shutDown)
 	synced := rc.reg.syncedChecker()
 	for range rc.opts.workers {
 		rc.workers.Go(func() {
