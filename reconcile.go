@@ -238,9 +238,8 @@ func (rc *Reconciler[T]) Stats() ReconcileStats {
 }
 
 // Abandoned returns, after [Informer.Stop] or [Reconciler.Remove], the keys
-// that were enqueued and
-// not reconciled successfully when the loop stopped (queued, waiting for a
-// retry or a RequeueAfter), sorted.
+// that were enqueued and not reconciled successfully when the loop stopped
+// (queued, waiting for a retry or a RequeueAfter), sorted.
 func (rc *Reconciler[T]) Abandoned() []Request[T] {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
