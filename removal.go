@@ -22,8 +22,9 @@ var ErrRemoved = errors.New("informer: registration removed")
 //
 // Remove waits at most until ctx ends; it then returns ctx's error, and the
 // removal completes in the background. It must not be called from the
-// registration's own callbacks (it would wait for itself). Removing twice,
-// or after [Informer.Stop], does nothing and returns nil. A registration
+// registration's own callbacks (it would wait for itself). Removing twice
+// returns nil; after [Informer.Stop], Remove only forgets the registration.
+// Before [Informer.Start], the informer is then never started. A registration
 // that was never attached (before [Builder.Build], or one that failed)
 // cannot be removed: Remove returns an error.
 func (r *Registration[T]) Remove(ctx context.Context) error {

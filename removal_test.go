@@ -198,3 +198,32 @@ func TestRemoveReconcilerAbandonsItsKeys(t *testing.T) {
 		t.Errorf("informers after removing the only loop: got %d, want 0", got)
 	}
 }
+
+func TestRemoveBeforeStartAndAfterStop(t *testing.T) {
+	kube := fake.NewClientset(pod("default", "a", "1"))
+	b := NewBuilder().WithClients(kube, nil)
+	early := Watch(b, Funcs[*corev1.ConfigMap]{})
+	late := Watch(b, Funcs[*corev1.Pod]{})
+	inf, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := early.Remove(t.Context()); err != nil {
+		t.Fatalf("Remove before Start: %v", err)
+	}
+	if err := inf.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := inf.WaitForSync(t.Context()); err != nil {
+		t.Fatalf("WaitForSync: %v", err)
+	}
+	if st := inf.Status(); len(st.Informers) != 1 || st.Informers[0].Resource != "pods" {
+		t.Errorf("status: got %+v, want only pods (configmaps removed before Start)", st)
+	}
+	if err := inf.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := late.Remove(t.Context()); err != nil {
+		t.Errorf("Remove after Stop: got %v, want nil", err)
+	}
+}
