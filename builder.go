@@ -78,6 +78,7 @@ type settings struct {
 	stalenessBound    time.Duration
 	stalenessHandler  func(context.Context, StalenessChange)
 	clock             clock.WithDelayedExecution // a fake in tests
+	hooks             Hooks
 }
 
 // scope returns the builder's cache scope, the default of registrations.

@@ -37,9 +37,12 @@ type StalenessChange struct {
 // called by the informer's ListWatch, from the reflector's goroutine, and
 // read from anywhere.
 type currency struct {
-	clock    clock.WithDelayedExecution
-	bound    time.Duration                // 0: staleness is off
-	onError  func(context.Context, error) // records a list/watch error
+	clock   clock.WithDelayedExecution
+	bound   time.Duration                // 0: staleness is off
+	onError func(context.Context, error) // records a list/watch error
+	// openHook is Hooks.WatchOpened, called with resource.
+	openHook func(string)
+	resource string
 	onChange func(StalenessChange)
 
 	mu          sync.Mutex
@@ -61,8 +64,10 @@ type currencyState struct {
 	everCurrent bool
 }
 
-func newCurrency(clk clock.WithDelayedExecution, bound time.Duration, onError func(context.Context, error), onChange func(StalenessChange)) *currency {
-	return &currency{clock: clk, bound: bound, onError: onError, onChange: onChange, since: clk.Now()}
+func newCurrency(clk clock.WithDelayedExecution, bound time.Duration, watchOpened func(string), resource string,
+	onError func(context.Context, error), onChange func(StalenessChange)) *currency {
+	return &currency{clock: clk, bound: bound, openHook: watchOpened, resource: resource,
+		onError: onError, onChange: onChange, since: clk.Now()}
 }
 
 // listed records the end of a LIST.
@@ -101,6 +106,9 @@ func (c *currency) watchListOpened(w watch.Interface) watch.Interface {
 
 // opened records that a watch is open and the cache current.
 func (c *currency) opened() {
+	if c.openHook != nil {
+		c.openHook(c.resource)
+	}
 	c.mu.Lock()
 	c.watching++
 	var recovered *StalenessChange

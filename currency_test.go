@@ -44,7 +44,7 @@ func TestCurrencyFollowsListsAndWatches(t *testing.T) {
 	start := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 	clock := clocktesting.NewFakeClock(start)
 	rec := &currencyRecorder{}
-	c := newCurrency(clock, bound, rec.onError, rec.onChange)
+	c := newCurrency(clock, bound, nil, "pods", rec.onError, rec.onChange)
 	t.Cleanup(func() { c.stop(); c.wait() })
 
 	if got := c.state(); got.watching || got.everCurrent || !got.since.Equal(start) {
@@ -119,7 +119,7 @@ func TestCurrencyFollowsListsAndWatches(t *testing.T) {
 func TestCurrencyWithoutBoundIsNeverStale(t *testing.T) {
 	clock := clocktesting.NewFakeClock(time.Now())
 	rec := &currencyRecorder{}
-	c := newCurrency(clock, 0, rec.onError, rec.onChange)
+	c := newCurrency(clock, 0, nil, "pods", rec.onError, rec.onChange)
 	c.watchOpened(watch.NewFake()).Stop()
 	clock.Step(time.Hour)
 	if got := c.staleFor(clock.Now()); got != 0 {
@@ -135,7 +135,7 @@ func TestCurrencyWithoutBoundIsNeverStale(t *testing.T) {
 func TestCurrencyStopDisarms(t *testing.T) {
 	clock := clocktesting.NewFakeClock(time.Now())
 	rec := &currencyRecorder{}
-	c := newCurrency(clock, time.Second, rec.onError, rec.onChange)
+	c := newCurrency(clock, time.Second, nil, "pods", rec.onError, rec.onChange)
 	c.watchOpened(watch.NewFake()).Stop()
 	c.stop()
 	c.wait()

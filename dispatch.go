@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -27,8 +28,7 @@ func (r *Registration[T]) onAdd(obj T, isInitialList bool) {
 	if isInitialList {
 		ctx = r.contexts.initialList
 	}
-	r.inCallback.Store(true)
-	defer r.done(ctx, addEvent, obj)
+	defer r.done(ctx, addEvent, obj, r.begin())
 	r.funcs.OnAdd(ctx, obj)
 }
 
@@ -42,8 +42,7 @@ func (r *Registration[T]) onUpdate(oldObj, newObj T) {
 		return
 	}
 	ctx := r.contexts.plain
-	r.inCallback.Store(true)
-	defer r.done(ctx, updateEvent, newObj)
+	defer r.done(ctx, updateEvent, newObj, r.begin())
 	r.funcs.OnUpdate(ctx, oldObj, newObj)
 }
 
@@ -68,8 +67,7 @@ func (r *Registration[T]) onDelete(deleted cache.DeletedObject[T]) {
 	if !r.accepts(deleteEvent, obj, obj) {
 		return
 	}
-	r.inCallback.Store(true)
-	defer r.done(ctx, deleteEvent, obj)
+	defer r.done(ctx, deleteEvent, obj, r.begin())
 	r.funcs.OnDelete(ctx, obj)
 }
 
@@ -97,17 +95,31 @@ func (r *Registration[T]) accepts(kind eventKind, oldObj, obj T) (delivered bool
 
 // done ends a callback: it counts it and, unless the builder asked to crash,
 // recovers a panic and logs it with the resource and the object's key.
-func (r *Registration[T]) done(ctx context.Context, event eventKind, obj T) {
+func (r *Registration[T]) done(ctx context.Context, event eventKind, obj T, start time.Time) {
 	r.delivered.Add(1)
 	r.inCallback.Store(false)
-	if r.crash {
-		return
+	panicked := false
+	if !r.crash {
+		if p := recover(); p != nil {
+			panicked = true
+			r.panics.Add(1)
+			utilruntime.HandleErrorWithContext(ctx, fmt.Errorf("panic: %v", p), "informer: handler panicked; recovered",
+				"handler", r.name, "event", event.String(), "namespace", obj.GetNamespace(), "name", obj.GetName())
+		}
 	}
-	if p := recover(); p != nil {
-		r.panics.Add(1)
-		utilruntime.HandleErrorWithContext(ctx, fmt.Errorf("panic: %v", p), "informer: handler panicked; recovered",
-			"handler", r.name, "event", event.String(), "namespace", obj.GetNamespace(), "name", obj.GetName())
+	if r.handlerDone != nil {
+		r.handlerDone(r.resourceName, r.name, event.String(), time.Since(start), panicked)
 	}
+}
+
+// begin marks a callback as running and returns when it began, when a
+// hook wants to know (else the zero time: reading the clock costs).
+func (r *Registration[T]) begin() time.Time {
+	r.inCallback.Store(true)
+	if r.handlerDone != nil {
+		return time.Now()
+	}
+	return time.Time{}
 }
 
 // isNoOpUpdate reports whether an update changed nothing. resourceVersions

@@ -72,7 +72,7 @@ func (i *Informer) attach(reg registration) error {
 	if err != nil {
 		return err
 	}
-	if err := reg.attach(res, i.contexts, i.settings.crashOnPanic); err != nil {
+	if err := reg.attach(res, i.contexts, i.settings.crashOnPanic, i.settings.hooks); err != nil {
 		return err
 	}
 	if i.started {
@@ -85,7 +85,7 @@ func (i *Informer) attach(reg registration) error {
 type runner interface {
 	// start starts the workers: they wait for the cache while runCtx
 	// lasts, and reconcile with workCtx.
-	start(runCtx, workCtx context.Context, crashOnPanic bool)
+	start(runCtx, workCtx context.Context, crashOnPanic bool, hooks Hooks)
 	shutDown()                // stop taking keys
 	wait(ctx context.Context) // wait for the workers
 	running() bool
@@ -104,7 +104,7 @@ func (i *Informer) addRunner(r runner) {
 	i.runners = append(i.runners, r)
 	r.setOwner(i)
 	if i.started {
-		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic)
+		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks)
 	}
 }
 
@@ -128,7 +128,7 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 		name += " [" + key.scope.String() + "]"
 	}
 	res := &resource{key: key, name: name, owner: i}
-	res.currency = newCurrency(i.settings.clock, i.settings.stalenessBound,
+	res.currency = newCurrency(i.settings.clock, i.settings.stalenessBound, i.settings.hooks.WatchOpened, name,
 		func(ctx context.Context, err error) { i.recordError(ctx, res, err) },
 		func(change StalenessChange) { i.reportStaleness(res, change) })
 	inf, err := i.factories.newInformer(key, res.currency)
@@ -136,7 +136,18 @@ func (i *Informer) resourceFor(key resourceKey) (*resource, error) {
 		return nil, err
 	}
 	res.informer = inf
-	if err := inf.SetTransform(countingTransform(&res.received, newTransform(i.settings))); err != nil {
+	transform := newTransform(i.settings)
+	if received := i.settings.hooks.ObjectReceived; received != nil {
+		next := transform
+		transform = func(obj any) (any, error) {
+			received(res.name)
+			if next == nil {
+				return obj, nil
+			}
+			return next(obj)
+		}
+	}
+	if err := inf.SetTransform(countingTransform(&res.received, transform)); err != nil {
 		return nil, fmt.Errorf("informer: %s: setting transform: %w", res.name, err)
 	}
 	err = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
@@ -223,7 +234,7 @@ func (i *Informer) Start(ctx context.Context) error {
 	i.started = true
 	// Runners first: their queues must take the events of the initial list.
 	for _, r := range i.runners {
-		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic)
+		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks)
 	}
 	i.startFactories()
 	return nil

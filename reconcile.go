@@ -148,6 +148,7 @@ type Reconciler[T Object] struct {
 	last      map[cache.ObjectName]T // deleted objects' last state
 	abandoned []cache.ObjectName
 	crash     bool
+	hooks     Hooks
 	workers   sync.WaitGroup
 	waitOnce  sync.Once
 	owner     *Informer // set once attached, for Remove

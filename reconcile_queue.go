@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/tools/cache"
@@ -55,11 +56,15 @@ func (rc *Reconciler[T]) lastKnown(key cache.ObjectName) (T, bool) {
 // start creates the queue and starts the workers: they wait until the
 // registration has seen the initial list (or until runCtx ends), then call
 // the ReconcileFunc with workCtx, which ends only when Stop gives up.
-func (rc *Reconciler[T]) start(runCtx, workCtx context.Context, crashOnPanic bool) {
+func (rc *Reconciler[T]) start(runCtx, workCtx context.Context, crashOnPanic bool, hooks Hooks) {
 	rc.mu.Lock()
 	rc.crash = crashOnPanic
-	rc.queue = workqueue.NewTypedRateLimitingQueueWithConfig(rc.opts.rateLimiter,
-		workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{})
+	rc.hooks = hooks
+	config := workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{}
+	if hooks.QueueMetrics != nil {
+		config.Name, config.MetricsProvider = rc.reg.displayName(), hooks.QueueMetrics
+	}
+	rc.queue = workqueue.NewTypedRateLimitingQueueWithConfig(rc.opts.rateLimiter, config)
 	for _, key := range rc.early {
 		rc.queue.Add(key)
 	}
@@ -141,21 +146,41 @@ func (rc *Reconciler[T]) processNext(ctx context.Context) bool {
 	enqueue := rc.pending[key]
 	rc.mu.Unlock()
 	rc.inFlight.Add(1)
-	result, err := rc.call(ctx, key)
+	start := time.Now()
+	result, panicked, err := rc.call(ctx, key)
+	took := time.Since(start)
 	rc.inFlight.Add(-1)
 	rc.reconciles.Add(1)
+	if done := rc.hooks.ReconcileDone; done != nil {
+		outcome := "success"
+		switch {
+		case panicked:
+			outcome = "panic"
+		case err != nil:
+			outcome = "error"
+		case result.RequeueAfter > 0:
+			outcome = "requeue"
+		}
+		done(rc.reg.displayName(), outcome, took)
+	}
 	switch {
 	case err != nil:
 		rc.errors.Add(1)
 		if rc.opts.maxRetriesSet && rc.queue.NumRequeues(key) >= rc.opts.maxRetries {
 			rc.queue.Forget(key)
 			rc.dropped.Add(1)
+			if rc.hooks.KeyDropped != nil {
+				rc.hooks.KeyDropped(rc.reg.displayName())
+			}
 			rc.finish(key, enqueue)
 			utilruntime.HandleErrorWithContext(ctx, err, "Reconcile failed; dropping the key after the last retry",
 				"reconciler", rc.reg.displayName(), "key", key.String(), "retries", rc.opts.maxRetries)
 			return true
 		}
 		rc.retries.Add(1)
+		if rc.hooks.KeyRetried != nil {
+			rc.hooks.KeyRetried(rc.reg.displayName())
+		}
 		klog.FromContext(ctx).V(2).Info("Reconcile failed; retrying with backoff",
 			"reconciler", rc.reg.displayName(), "key", key.String(), "err", err)
 		rc.queue.AddRateLimited(key)
@@ -184,15 +209,17 @@ func (rc *Reconciler[T]) finish(key cache.ObjectName, enqueue uint64) {
 
 // call runs the ReconcileFunc, turning a panic into an error unless the
 // builder asked to crash.
-func (rc *Reconciler[T]) call(ctx context.Context, key cache.ObjectName) (result Result, err error) {
+func (rc *Reconciler[T]) call(ctx context.Context, key cache.ObjectName) (result Result, panicked bool, err error) {
 	if !rc.crash {
 		defer func() {
 			if p := recover(); p != nil {
+				panicked = true
 				rc.panics.Add(1)
 				err = fmt.Errorf("informer: reconcile %s panicked: %v", key, p)
 				utilruntime.HandleErrorWithContext(ctx, err, "Reconcile panicked; recovered, will retry", "reconciler", rc.reg.displayName(), "key", key.String())
 			}
 		}()
 	}
-	return rc.fn(ctx, Request[T]{Namespace: key.Namespace, Name: key.Name, rc: rc})
+	result, err = rc.fn(ctx, Request[T]{Namespace: key.Namespace, Name: key.Name, rc: rc})
+	return result, false, err
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/client-go/tools/cache"
 )
@@ -24,6 +25,9 @@ type Registration[T Object] struct {
 	name     string
 	contexts *eventContexts
 	crash    bool
+	// handlerDone is Hooks.HandlerDone, called with resourceName.
+	handlerDone  func(resource, handler, event string, took time.Duration, panicked bool)
+	resourceName string
 
 	inCallback atomic.Bool  // a callback is running (one at a time)
 	delivered  atomic.Int64 // callbacks returned or panicked
@@ -43,7 +47,7 @@ type Registration[T Object] struct {
 type registration interface {
 	resourceKey(def Scope) resourceKey
 	validate() error
-	attach(res *resource, contexts *eventContexts, crashOnPanic bool) error
+	attach(res *resource, contexts *eventContexts, crashOnPanic bool, hooks Hooks) error
 	setContexts(contexts *eventContexts)
 	fail(err error)
 	syncedChecker() cache.DoneChecker
@@ -118,7 +122,7 @@ func (r *Registration[T]) Lister() Lister[T] {
 	return Lister[T]{indexer: r.res.informer.GetIndexer(), resource: r.res.key.gvr.GroupResource()}
 }
 
-func (r *Registration[T]) attach(res *resource, contexts *eventContexts, crashOnPanic bool) error {
+func (r *Registration[T]) attach(res *resource, contexts *eventContexts, crashOnPanic bool, hooks Hooks) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -132,6 +136,7 @@ func (r *Registration[T]) attach(res *resource, contexts *eventContexts, crashOn
 	r.res = res
 	r.late = res.started.Load()
 	r.crash = crashOnPanic
+	r.handlerDone, r.resourceName = hooks.HandlerDone, res.name
 	r.contexts = contexts
 	r.name = r.opts.name
 	if r.name == "" {
