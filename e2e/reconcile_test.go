@@ -13,9 +13,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/informer-go/informer"
+	"github.com/informer-go/informer/informertest"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -75,7 +77,7 @@ func (m *mirror) reconcile(ctx context.Context, req informer.Request[*corev1.Con
 
 	source, err := req.Get()
 	if apierrors.IsNotFound(err) {
-		if current == nil {
+		if current != nil || current == nil {
 			return informer.Result{}, nil
 		}
 		err := configMaps.Delete(ctx, copyName, metav1.DeleteOptions{})
@@ -416,4 +418,94 @@ func (p *writeProgress) waitFailures(t *testing.T, n int) {
 	t.Helper()
 	_, base, _ := p.counts()
 	p.waitFor(t, fmt.Sprintf("%d failed writes", n), func(_, failed int) bool { return failed >= base+n })
+}
+
+// crdBound bounds the waits of TestReconcileCRDInstalledDeletedAndReinstalled:
+// after a run of failures (the resource missing), client-go's reflector
+// retries with a backoff of up to [30s, 60s).
+const crdBound = 120 * time.Second
+
+// TestReconcileCRDInstalledDeletedAndReinstalled runs an optional
+// reconcile loop on widgets on a cluster of its own, where the widget CRD
+// is missing at first, then installed, deleted and installed again while
+// the program runs. The loop records what each call finds: an add when
+// Request.Get finds the widget, a delete (of Request.LastKnown) when it
+// does not.
+func TestReconcileCRDInstalledDeletedAndReinstalled(t *testing.T) {
+	const widgetCount = 3
+	c := startFaultCluster(t)
+	client, dyn := directClients(t, c)
+	ns := newNamespace(t, client)
+
+	calls := informertest.NewRecorder[*unstructured.Unstructured](informertest.WithWaitTimeout(crdBound))
+	record := calls.Funcs()
+	b := informer.NewBuilder().WithConfig(fastConfig(c)).WithNamespace(ns).WithSyncTimeout(failingSyncTimeout)
+	rc := informer.ReconcileResource(b, widgetGVR, func(ctx context.Context, req informer.Request[*unstructured.Unstructured]) (informer.Result, error) {
+		widget, err := req.Get()
+		switch {
+		case err == nil:
+			record.OnAdd(ctx, widget)
+		case apierrors.IsNotFound(err):
+			if last, ok := req.LastKnown(); ok {
+				record.OnDelete(ctx, last)
+			}
+		default:
+			return informer.Result{}, err
+		}
+		return informer.Result{}, nil
+	}, informer.Optional())
+	inf := startUnsynced(t, b)
+	if err := inf.WaitForSync(t.Context()); err != nil {
+		t.Errorf("WaitForSync with only an optional loop whose CRD is missing: got %v, want nil", err)
+	}
+	awaitLastError(t, inf, time.Time{}, informer.ErrResourceNotFound)
+
+	installWidgets := func(prefix string) {
+		t.Helper()
+		crd, err := dyn.Resource(crdGVR).Create(t.Context(), widgetCRD(), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("creating the CRD: %v", err)
+		}
+		if err := waitEstablished(t.Context(), dyn, crd.GetName()); err != nil {
+			t.Fatal(err)
+		}
+		installed := time.Now()
+		widgets := dyn.Resource(widgetGVR).Namespace(ns)
+		for i := range widgetCount {
+			if _, err := widgets.Create(t.Context(), newWidget(ns, fmt.Sprintf("%s-%d", prefix, i), "red"), metav1.CreateOptions{}); err != nil {
+				t.Fatalf("creating widget %s-%d: %v", prefix, i, err)
+			}
+		}
+		for i := range widgetCount {
+			calls.WaitForEvent(t, informertest.Added, ns, fmt.Sprintf("%s-%d", prefix, i))
+		}
+		t.Logf("widgets %s-*: reconciled %v after the CRD was established", prefix, time.Since(installed).Round(time.Millisecond))
+	}
+
+	installWidgets("first")
+	if st := inf.Status().Informers[0]; !st.Synced {
+		t.Errorf("Status().Synced once the CRD exists: got false, want true")
+	}
+
+	deleted := time.Now()
+	crdName := widgetCRD().GetName()
+	if err := dyn.Resource(crdGVR).Delete(t.Context(), crdName, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting the CRD: %v", err)
+	}
+	for i := range widgetCount {
+		e := calls.WaitForEvent(t, informertest.Deleted, ns, fmt.Sprintf("first-%d", i))
+		if got, want := widgetColor(e.Object), "red"; got != want {
+			t.Errorf("spec.color of LastKnown of widget first-%d: got %q, want %q", i, got, want)
+		}
+	}
+	awaitGone(t, dyn, crdName)
+	awaitLastError(t, inf, deleted, informer.ErrResourceNotFound)
+
+	installWidgets("second")
+	st := rc.Stats()
+	t.Logf("reconciler: %+v", st)
+	if st.Errors != 0 || st.Dropped != 0 {
+		t.Errorf("Stats(): got %d errors and %d dropped, want none", st.Errors, st.Dropped)
+	}
+	logStatus(t, inf)
 }
