@@ -46,7 +46,7 @@
 //	informer_cached_objects                                gauge      resource                  objects in the cache
 //	informer_synced                                        gauge      resource                  1 once the cache synced and every handler saw the initial list, else 0
 //	informer_watching                                      gauge      resource                  1 while a watch is open (the cache follows the server), else 0
-//	informer_stale_seconds                                 gauge      resource                  while stale ([informer.Builder.WithStalenessBound]), seconds since the last watch ended; else 0
+//	informer_stale_seconds                                 gauge      resource                  while stale (informer.Builder.WithStalenessBound), seconds since the last watch ended; else 0
 //	informer_last_error                                    gauge      resource, reason          1 for the reason of the last list/watch error; no series before the first error
 //	informer_last_error_timestamp_seconds                  gauge      resource                  Unix time of the last list/watch error; no series before the first error
 //

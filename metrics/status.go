@@ -22,7 +22,7 @@ type statusCollector struct {
 	staleSeconds       *prometheus.Desc
 	lastError          *prometheus.Desc
 	lastErrorTimestamp *prometheus.Desc
-	now                func() time.Time
+	now                func() time.Time // time.Now; a test sets a fixed time
 }
 
 func newStatusCollector() *statusCollector {
