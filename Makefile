@@ -1,6 +1,7 @@
 # informer: the two commands of the README are `make demo` and `make test`.
 #
 #   make demo [DURATION=30s]   a real local cluster, a pod generator and the podwatch example
+#   make demo-controller [DURATION=40s]  the example controller on a local cluster, with a summary
 #   make test                  make lint, then go test -race on every module, e2e against a real cluster
 #   make lint                  the fast lane: go mod tidy -diff, go vet for linux/darwin/windows, golangci-lint
 #   make tools                 build kube-apiserver, etcd, kube-controller-manager, kubectl into bin/
@@ -12,16 +13,17 @@ ROOT := $(abspath .)
 export INFORMER_BIN_DIR ?= $(ROOT)/bin
 # Built by scripts/lint.sh from the version pinned in tools/lint/go.mod.
 INFORMER_LINT := $(ROOT)/bin/golangci-lint
-# Go modules with code to vet, lint and test (tools/ only pins binaries).
-MODULES := . $(patsubst %/go.mod,%,$(filter-out tools/go.mod,$(wildcard */go.mod)))
 # Every module, code or pins, for `go mod tidy -diff` (bin/ holds build trees).
 ALL_MODULES := $(patsubst ./%,%,$(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path './bin/*' -not -path './.cache/*' | sort)))
+# Go modules with code to vet, lint and test (tools/ and tools/lint only pin
+# binaries): the root, bench/, metrics/, examples/controller/...
+MODULES := $(filter-out tools tools/%,$(ALL_MODULES))
 # The platforms `make lint` vets every code module for (STYLE.md 12).
 VET_GOOS := linux darwin windows
 DURATION ?= 0
 QUICK ?=
 
-.PHONY: all tools lint test unit demo bench clean
+.PHONY: all tools lint test unit demo demo-controller bench clean
 
 all: test
 
@@ -65,6 +67,12 @@ unit:
 demo: tools
 	@$(GO) build -o bin/demo ./examples/demo
 	@bin/demo -duration $(DURATION)
+
+# The example controller against a local cluster while a generator changes
+# namespaces and ConfigMaps; it ends with "controller summary: ... missing=0
+# extra=0" and exits non-zero when the cluster did not converge.
+demo-controller: tools
+	@cd examples/controller && $(GO) build -o $(ROOT)/bin/controller-demo . && $(ROOT)/bin/controller-demo -demo -duration $(if $(filter 0,$(DURATION)),40s,$(DURATION))
 
 # Benchmarks side by side with raw client-go and controller-runtime (bench/ is
 # its own module, so the library's users never inherit controller-runtime).

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/informer-go/informer"
+	"github.com/informer-go/informer/localcluster"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const waitBound = 30 * time.Second
+
+// waitUntil polls cond until it holds, failing the test after waitBound.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitBound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, waitBound)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReconcileCopiesAndCleansUp(t *testing.T) {
+	source := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "src", Name: "settings", Labels: map[string]string{sourceLabel: "true"}},
+		Data:       map[string]string{"color": "blue"},
+	}
+	target := func(name string) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{targetLabel: "true"}}}
+	}
+	kube := fake.NewClientset(source, target("a"), target("b"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "other"}})
+	b := informer.NewBuilder().WithClients(kube, nil)
+	register(b, kube, "src")
+	inf, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inf.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := inf.Stop(); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	}()
+	copyIn := func(ns string) (*corev1.ConfigMap, error) {
+		return kube.CoreV1().ConfigMaps(ns).Get(context.Background(), "settings", metav1.GetOptions{})
+	}
+	hasCopy := func(ns, color string) func() bool {
+		return func() bool {
+			cp, err := copyIn(ns)
+			return err == nil && cp.Data["color"] == color && cp.Labels[copyOfLabel] == "settings"
+		}
+	}
+	gone := func(ns string) func() bool {
+		return func() bool { _, err := copyIn(ns); return apierrors.IsNotFound(err) }
+	}
+	waitUntil(t, "copies in a and b", func() bool { return hasCopy("a", "blue")() && hasCopy("b", "blue")() })
+	if _, err := copyIn("other"); !apierrors.IsNotFound(err) {
+		t.Errorf("copy in a namespace without the label: got %v, want not found", err)
+	}
+	src, err := kube.CoreV1().ConfigMaps("src").Get(t.Context(), "settings", metav1.GetOptions{})
+	if err != nil || !hasFinalizer(src) {
+		t.Errorf("source: got %v, %v; want our finalizer on it", src.Finalizers, err)
+	}
+
+	// The source changes: the copies follow.
+	src = src.DeepCopy()
+	src.Data["color"] = "red"
+	if _, err := kube.CoreV1().ConfigMaps("src").Update(t.Context(), src, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "copies updated", func() bool { return hasCopy("a", "red")() && hasCopy("b", "red")() })
+
+	// Someone deletes a copy: it comes back.
+	if err := kube.CoreV1().ConfigMaps("a").Delete(t.Context(), "settings", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "deleted copy restored", hasCopy("a", "red"))
+
+	// b loses the label: its copy goes.
+	nsB, err := kube.CoreV1().Namespaces().Get(t.Context(), "b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsB = nsB.DeepCopy()
+	delete(nsB.Labels, targetLabel)
+	if _, err := kube.CoreV1().Namespaces().Update(t.Context(), nsB, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "copy in unlabelled b deleted", gone("b"))
+
+	// The source is deleted: the fake does not run finalizers, so mark it
+	// as being deleted the way the API server would, and check that the
+	// copies go and the finalizer is removed.
+	src, err = kube.CoreV1().ConfigMaps("src").Get(t.Context(), "settings", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = src.DeepCopy()
+	src.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	if _, err := kube.CoreV1().ConfigMaps("src").Update(t.Context(), src, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "copies of the deleted source gone", gone("a"))
+	waitUntil(t, "finalizer removed", func() bool {
+		src, err := kube.CoreV1().ConfigMaps("src").Get(context.Background(), "settings", metav1.GetOptions{})
+		return err == nil && !hasFinalizer(src)
+	})
+}
+
+func TestDemoConverges(t *testing.T) {
+	if _, err := localcluster.DefaultBinDir(); err != nil {
+		t.Skipf("local cluster binaries: %v (make test builds them)", err)
+	}
+	binDir, _ := localcluster.DefaultBinDir()
+	if err := localcluster.CheckBinaries(binDir, true); errors.Is(err, localcluster.ErrBinariesMissing) {
+		t.Skip("kube-apiserver/etcd/kube-controller-manager not built: `make test` builds them")
+	}
+	var out strings.Builder
+	code := runDemo(t.Context(), options{sourceNamespace: "cmcopy-sources", duration: 5 * time.Second}, &out)
+	summary := regexp.MustCompile(`(?m)^controller summary: reconciles=(\d+) errors=\d+ retries=\d+ wanted=(\d+) actual=(\d+) missing=0 extra=0$`)
+	m := summary.FindStringSubmatch(out.String())
+	if code != 0 || m == nil {
+		t.Fatalf("demo: exit %d, output:\n%s\nwant exit 0 and a summary with missing=0 extra=0", code, out.String())
+	}
+	if m[1] == "0" || m[2] != m[3] {
+		t.Errorf("summary %q: want reconciles and wanted = actual", m[0])
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	opts, err := parseFlags([]string{"-source-namespace", "x", "-demo", "-duration", "3s", "-addr", ""})
+	if err != nil || opts.sourceNamespace != "x" || !opts.demo || opts.duration != 3*time.Second || opts.addr != "" {
+		t.Errorf("parseFlags: got %+v, %v", opts, err)
+	}
+	if _, err := parseFlags([]string{"extra"}); err == nil {
+		t.Error("parseFlags with an argument: got nil error")
+	}
+}
