@@ -77,7 +77,7 @@ func (m *mirror) reconcile(ctx context.Context, req informer.Request[*corev1.Con
 
 	source, err := req.Get()
 	if apierrors.IsNotFound(err) {
-		if current != nil || current == nil {
+		if current == nil {
 			return informer.Result{}, nil
 		}
 		err := configMaps.Delete(ctx, copyName, metav1.DeleteOptions{})
