@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,6 +64,8 @@ func runDemo(ctx context.Context, opts options, out io.Writer) int {
 }
 
 func demo(ctx context.Context, cluster *localcluster.Cluster, opts options, out io.Writer) (int, error) {
+	// opts.duration is the generator's: the controller runs until the end.
+	opts.demo = true
 	kube, err := kubernetes.NewForConfig(cluster.RESTConfig())
 	if err != nil {
 		return 1, err
@@ -96,6 +99,16 @@ func demo(ctx context.Context, cluster *localcluster.Cluster, opts options, out 
 		return 1, err
 	}
 	stats := ctrl.c.sources.Stats()
+	if !state.converged() {
+		for _, is := range ctrl.inf.Status().Informers {
+			fmt.Fprintf(out, "demo: informer %s: synced=%v watching=%v stale=%v cached=%d last error=%v\n",
+				is.Resource, is.Synced, is.Watching, is.Stale, is.CachedObjects, is.LastError)
+			for _, h := range is.Handlers {
+				fmt.Fprintf(out, "demo:   handler %s: %+v\n", h.Name, h.Stats)
+			}
+		}
+		fmt.Fprintf(out, "demo: reconciler: %+v\n", stats)
+	}
 	stopController()
 	if err := <-ctrlErr; err != nil {
 		fmt.Fprintln(os.Stderr, "demo: controller:", err)
@@ -103,6 +116,7 @@ func demo(ctx context.Context, cluster *localcluster.Cluster, opts options, out 
 	fmt.Fprintf(out, "controller summary: reconciles=%d errors=%d retries=%d wanted=%d actual=%d missing=%d extra=%d\n",
 		stats.Reconciles, stats.Errors, stats.Retries, state.wanted, state.actual, state.missing, state.extra)
 	if !state.converged() {
+		fmt.Fprintf(out, "demo: not converged after %v: %s\n", convergeBound, strings.Join(state.examples, ", "))
 		return 1, nil
 	}
 	return 0, nil

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,9 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/informer-go/informer"
+	"github.com/informer-go/informer/informertest"
 	"github.com/informer-go/informer/localcluster"
 )
 
@@ -44,7 +47,10 @@ func TestReconcileCopiesAndCleansUp(t *testing.T) {
 	target := func(name string) *corev1.Namespace {
 		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{targetLabel: "true"}}}
 	}
-	kube := fake.NewClientset(source, target("a"), target("b"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "other"}})
+	// informertest's fake, not client-go's: client-go's hands a watch the objects of
+	// its store themselves (not copies) when they changed between the LIST and
+	// the WATCH, and the informer's default stripping then writes to them.
+	kube := informertest.NewClientset(source, target("a"), target("b"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "other"}})
 	b := informer.NewBuilder().WithClients(kube, nil)
 	register(b, kube, "src")
 	inf, err := b.Build()
@@ -143,6 +149,88 @@ func TestDemoConverges(t *testing.T) {
 	if m[1] == "0" || m[2] != m[3] {
 		t.Errorf("summary %q: want reconciles and wanted = actual", m[0])
 	}
+}
+
+// TestDemoConvergesAfterAPIServerKill runs the demo while kube-apiserver is
+// killed and started again once the controller has made copies.
+func TestDemoConvergesAfterAPIServerKill(t *testing.T) {
+	binDir, err := localcluster.DefaultBinDir()
+	if err == nil {
+		err = localcluster.CheckBinaries(binDir, true)
+	}
+	if err != nil {
+		t.Skipf("local cluster binaries: %v (make test builds them)", err)
+	}
+	cluster, err := localcluster.Start(t.Context(), localcluster.Options{ControllerManager: true, Output: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := cluster.Stop(); err != nil {
+			t.Errorf("stopping the cluster: %v", err)
+		}
+	}()
+	kube, err := kubernetes.NewForConfig(cluster.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code int
+		err  error
+	}
+	out := &lockedBuilder{}
+	done := make(chan result, 1)
+	go func() {
+		code, err := demo(t.Context(), cluster, options{sourceNamespace: "cmcopy-sources", duration: 15 * time.Second}, out)
+		done <- result{code, err}
+	}()
+	// The kill comes once the controller made a copy (it is working), or
+	// the test fails with what the demo said so far.
+	deadline := time.Now().Add(2 * waitBound)
+	for {
+		copies, err := kube.CoreV1().ConfigMaps("").List(t.Context(), metav1.ListOptions{LabelSelector: copyOfLabel})
+		if err == nil && len(copies.Items) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no copy within %v; demo output:\n%s", 2*waitBound, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cluster.KillAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.StartAPIServer(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(convergeBound + time.Minute):
+		t.Fatal("the demo did not end")
+	}
+	if r.err != nil || r.code != 0 || !regexp.MustCompile(`(?m)^controller summary: .* missing=0 extra=0$`).MatchString(out.String()) {
+		t.Fatalf("demo after a kube-apiserver kill: exit %d, %v, output:\n%s\nwant exit 0 and missing=0 extra=0", r.code, r.err, out.String())
+	}
+}
+
+// lockedBuilder is a strings.Builder written by the demo's goroutines and
+// read by the test.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestParseFlags(t *testing.T) {

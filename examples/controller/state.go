@@ -14,6 +14,15 @@ import (
 // what the controller should have made of it.
 type convergence struct {
 	wanted, actual, missing, extra int
+	// examples names a few missing and extra copies, for the demo's
+	// message when the cluster did not converge.
+	examples []string
+}
+
+func (c *convergence) example(what, key string) {
+	if len(c.examples) < 5 {
+		c.examples = append(c.examples, what+" "+key)
+	}
 }
 
 func (c convergence) converged() bool { return c.missing == 0 && c.extra == 0 }
@@ -68,8 +77,10 @@ func checkState(ctx context.Context, kube kubernetes.Interface, sourceNamespace 
 		switch {
 		case !ok || cp.Labels[copyOfLabel] != cp.Name:
 			c.extra++
+			c.example("extra", key)
 		case !maps.Equal(data, cp.Data):
 			c.missing++ // a copy with the wrong data is missing its right version
+			c.example("outdated", key)
 		default:
 			found[key] = true
 		}
@@ -77,6 +88,7 @@ func checkState(ctx context.Context, kube kubernetes.Interface, sourceNamespace 
 	for key := range wanted {
 		if !found[key] && !isStale(copies.Items, key) {
 			c.missing++
+			c.example("missing", key)
 		}
 	}
 	return c, nil
