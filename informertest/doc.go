@@ -11,7 +11,11 @@
 // client-go's fake, an object deleted between an informer's LIST and its
 // WATCH is never reported as deleted, and a watch that nobody reads panics
 // after 100 events; with [Clientset], OnDelete is called and nothing is
-// dropped. Create one with [NewClientset] and pass it to
+// dropped. client-go's fake (v0.37) also hands a watch opened from a
+// resourceVersion the objects of its store themselves, not copies, for
+// those changed since: a transform that edits objects in place, as the
+// informer's default stripping does, then writes into the fake's store, and
+// the race detector reports it. Create one with [NewClientset] and pass it to
 // [informer.Builder.WithClients].
 //
 // [Recorder] records the callbacks of a registration and lets a test wait
