@@ -48,15 +48,19 @@ type Informer struct {
 
 	errMu     sync.Mutex
 	errSignal chan struct{} // closed and replaced at each list/watch error
+
+	removalMu     sync.Mutex
+	removalSignal chan struct{} // closed and replaced at each Remove
 }
 
 // newInformer returns an Informer, not started, using clients and s.
 func newInformer(clients clientSet, s settings) *Informer {
 	return &Informer{
-		settings:  s,
-		factories: factories{clients: clients, settings: s},
-		resources: map[resourceKey]*resource{},
-		errSignal: make(chan struct{}),
+		settings:      s,
+		factories:     factories{clients: clients, settings: s},
+		resources:     map[resourceKey]*resource{},
+		errSignal:     make(chan struct{}),
+		removalSignal: make(chan struct{}),
 	}
 }
 

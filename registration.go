@@ -162,8 +162,19 @@ func (r *Registration[T]) setContexts(contexts *eventContexts) {
 func (r *Registration[T]) syncedChecker() cache.DoneChecker {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.handle == nil {
+		return removedChecker{} // removed: nothing to wait for
+	}
 	return r.handle.HasSyncedChecker()
 }
+
+// removedChecker is the sync checker of a removed registration: done.
+type removedChecker struct{}
+
+var closedChannel = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
+
+func (removedChecker) Name() string          { return "removed registration" }
+func (removedChecker) Done() <-chan struct{} { return closedChannel }
 
 func (r *Registration[T]) displayName() string {
 	r.mu.Lock()

@@ -71,7 +71,9 @@ func (i *Informer) detach(ctx context.Context, res *resource, reg registration, 
 			return err
 		}
 	}
-	if !res.removeHandler(reg) {
+	last := res.removeHandler(reg)
+	defer i.notifyRemoval() // a WaitForSync may be waiting for what was removed
+	if !last {
 		return nil // other registrations go on with the informer
 	}
 	i.mu.Lock()

@@ -227,3 +227,50 @@ func TestRemoveBeforeStartAndAfterStop(t *testing.T) {
 		t.Errorf("Remove after Stop: got %v, want nil", err)
 	}
 }
+
+func TestRemoveEndsTheWaitForWhatWasRemoved(t *testing.T) {
+	kube := fake.NewClientset(pod("default", "a", "1"))
+	listing := make(chan struct{}, 100)
+	kube.PrependReactor("list", "configmaps", func(clienttesting.Action) (bool, runtime.Object, error) {
+		select {
+		case listing <- struct{}{}:
+		default:
+		}
+		// Never synced. (A reactor that blocks would hold the fake's lock
+		// and block every other request.)
+		return true, nil, errors.New("connection refused")
+	})
+	b := NewBuilder().WithClients(kube, nil).WithSyncTimeout(time.Hour)
+	Watch(b, Funcs[*corev1.Pod]{})
+	stuck := Watch(b, Funcs[*corev1.ConfigMap]{})
+	inf := buildAndStart(t, b)
+	waitFor(t, listing, "the configmaps list")
+	synced := make(chan error, 1)
+	go func() { synced <- inf.WaitForSync(t.Context()) }()
+	// The next retry of the list comes about a second later: WaitForSync is
+	// waiting by then, for configmaps too.
+	for len(listing) > 0 {
+		<-listing
+	}
+	waitFor(t, listing, "a retry of the configmaps list")
+	select {
+	case err := <-synced:
+		t.Fatalf("WaitForSync returned %v while configmaps cannot sync", err)
+	default:
+	}
+
+	if err := stuck.Remove(t.Context()); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	select {
+	case err := <-synced:
+		if err != nil {
+			t.Errorf("WaitForSync: got %v, want nil once the stuck registration is removed", err)
+		}
+	case <-time.After(waitBound):
+		t.Fatal("WaitForSync still waits for a removed registration")
+	}
+	if got := inf.Status(); len(got.Informers) != 1 {
+		t.Errorf("informers: got %d, want 1 (pods)", len(got.Informers))
+	}
+}

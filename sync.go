@@ -34,6 +34,10 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 	}
 	runCtx := i.runCtx
 	i.mu.Unlock()
+	// A Remove during the wait ends a round of it, and the next round waits
+	// for what is left. The signal is taken before the resources are, so
+	// that no Remove falls between the two.
+	removed := i.removalSignalChan()
 	required := i.requiredResources()
 
 	callerCtx := ctx
@@ -45,19 +49,36 @@ func (i *Informer) WaitForSync(ctx context.Context) error {
 	stopWaiting := context.AfterFunc(runCtx, func() { abandon(context.Cause(runCtx)) })
 	defer stopWaiting()
 
-	var checkers []cache.DoneChecker
-	for _, res := range required {
-		checkers = append(checkers, res.informer.HasSyncedChecker())
-		for _, reg := range res.registrations() {
-			checkers = append(checkers, reg.syncedChecker())
-		}
-	}
 	var failFast sync.WaitGroup
 	if i.settings.failFast {
 		since := time.Now()
 		failFast.Go(func() { i.abandonOnLastingErrors(ctx, required, since, abandon) })
 	}
-	synced := cache.WaitFor(ctx, "", checkers...)
+	synced := false
+	for {
+		var checkers []cache.DoneChecker
+		for _, res := range required {
+			checkers = append(checkers, res.informer.HasSyncedChecker())
+			for _, reg := range res.registrations() {
+				checkers = append(checkers, reg.syncedChecker())
+			}
+		}
+		roundCtx, endRound := context.WithCancel(ctx)
+		go func(removed <-chan struct{}) {
+			select {
+			case <-removed:
+				endRound()
+			case <-roundCtx.Done():
+			}
+		}(removed)
+		synced = cache.WaitFor(roundCtx, "", checkers...)
+		endRound()
+		if synced || ctx.Err() != nil {
+			break
+		}
+		removed = i.removalSignalChan()
+		required = i.requiredResources()
+	}
 	cause := context.Cause(ctx)
 	abandon(nil)
 	failFast.Wait()
@@ -186,6 +207,22 @@ func (i *Informer) errorSignal() <-chan struct{} {
 	i.errMu.Lock()
 	defer i.errMu.Unlock()
 	return i.errSignal
+}
+
+// removalSignalChan returns a channel closed at the next Remove.
+func (i *Informer) removalSignalChan() <-chan struct{} {
+	i.removalMu.Lock()
+	defer i.removalMu.Unlock()
+	return i.removalSignal
+}
+
+// notifyRemoval wakes a WaitForSync, so that it stops waiting for what was
+// removed.
+func (i *Informer) notifyRemoval() {
+	i.removalMu.Lock()
+	defer i.removalMu.Unlock()
+	close(i.removalSignal)
+	i.removalSignal = make(chan struct{})
 }
 
 // notifyError wakes everyone waiting on errorSignal.
