@@ -43,6 +43,10 @@
 // [Informer.ReadyzHandler] and [Informer.HealthzHandler] serve probes.
 // [Optional] registrations do not hold back readiness; [Builder.WithFailFast]
 // ends a sync that cannot succeed without waiting for the timeout.
+// [Builder.WithHooks] reports events, callbacks, watch restarts and
+// reconcile results as they happen, for metrics; the module
+// github.com/informer-go/informer/metrics turns them into Prometheus
+// metrics without adding Prometheus to this module.
 //
 // # Current or stale
 //
