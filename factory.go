@@ -138,24 +138,14 @@ func (f *factories) newInformer(key resourceKey, tracker *currency) (cache.Share
 			return nil, fmt.Errorf("informer: watch %s: no dynamic client: pass a dynamic.Interface to WithClients", key)
 		}
 		resource := f.clients.dyn.Resource(key.gvr).Namespace(namespace)
-		funcs = listWatchFuncs{
-			list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-				return resource.List(ctx, opts)
-			},
-			watch: resource.Watch,
-		}
+		funcs = listWatchOf(resource.List, resource.Watch)
 		client, example = f.clients.dyn, &unstructured.Unstructured{}
 	default:
 		if f.clients.meta == nil {
 			return nil, fmt.Errorf("informer: watch %s: no metadata client: pass a metadata.Interface to WithMetadataClient", key)
 		}
 		resource := f.clients.meta.Resource(key.gvr).Namespace(namespace)
-		funcs = listWatchFuncs{
-			list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-				return resource.List(ctx, opts)
-			},
-			watch: resource.Watch,
-		}
+		funcs = listWatchOf(resource.List, resource.Watch)
 		client, example = f.clients.meta, &metav1.PartialObjectMetadata{}
 	}
 	lw := newListWatcher(funcs, selectors(key.scope), tracker, client)

@@ -29,6 +29,18 @@ type listWatchFuncs struct {
 	watch func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 }
 
+// listWatchOf makes listWatchFuncs of a client's List, whatever list type it
+// returns, and Watch.
+func listWatchOf[L runtime.Object](list func(context.Context, metav1.ListOptions) (L, error),
+	watch func(context.Context, metav1.ListOptions) (watch.Interface, error)) listWatchFuncs {
+	return listWatchFuncs{
+		list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return list(ctx, opts)
+		},
+		watch: watch,
+	}
+}
+
 // newListWatcher returns the ListWatch of an informer: funcs with the
 // selectors applied by tweak, reporting to tracker. client is the client
 // behind funcs: a fake that cannot stream lists (watch-list) says so, and

@@ -101,14 +101,7 @@ func TestRemoveLastRegistrationStopsItsInformer(t *testing.T) {
 func TestRemovedInformerLeavesNoGoroutine(t *testing.T) {
 	kube := fake.NewClientset(pod("default", "a", "1"))
 	b := NewBuilder().WithClients(kube, nil)
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = inf.Stop() })
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	buildAndStart(t, b)
 	before := goleak.IgnoreCurrent()
 	events := make(chan event, 10)
 	reg := Watch(b, recordingFuncs[*corev1.Pod](events))
@@ -131,14 +124,7 @@ func TestRemoveWaitsForARunningCallbackWithinItsContext(t *testing.T) {
 		close(entered)
 		<-release
 	}})
-	inf, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = inf.Stop() })
-	if err := inf.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	buildAndStart(t, b)
 	waitFor(t, entered, "callback")
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()

@@ -753,3 +753,24 @@ func (w *churnedPods) finish(t *testing.T) {
 	t.Logf("requests of the informer: %s", summarize(w.requests.Since(0)))
 	logStatus(t, w.inf)
 }
+
+// checkDeletes checks that each pod of names got exactly one delete, with
+// IsFinalStateUnknown as want.
+func checkDeletes(t *testing.T, events []informertest.Event[*corev1.Pod], names []string, finalStateUnknown bool) {
+	t.Helper()
+	for _, name := range names {
+		var deletes []informertest.Event[*corev1.Pod]
+		for _, e := range events {
+			if e.Kind == informertest.Deleted && e.Object.Name == name {
+				deletes = append(deletes, e)
+			}
+		}
+		if len(deletes) != 1 {
+			t.Errorf("deletes of pod %s: got %d (%v), want 1", name, len(deletes), deletes)
+			continue
+		}
+		if got := deletes[0].FinalStateUnknown; got != finalStateUnknown {
+			t.Errorf("IsFinalStateUnknown of the delete of pod %s: got %t, want %t", name, got, finalStateUnknown)
+		}
+	}
+}

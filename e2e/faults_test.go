@@ -213,27 +213,6 @@ func TestFaultDeletedWhileWatchDown(t *testing.T) {
 		return rec.Events()[seen:], requests.Since(cutAt), resumeFrom
 	}
 
-	// checkDeletes checks that each pod of names got exactly one delete,
-	// with IsFinalStateUnknown as want.
-	checkDeletes := func(t *testing.T, events []informertest.Event[*corev1.Pod], names []string, finalStateUnknown bool) {
-		t.Helper()
-		for _, name := range names {
-			var deletes []informertest.Event[*corev1.Pod]
-			for _, e := range events {
-				if e.Kind == informertest.Deleted && e.Object.Name == name {
-					deletes = append(deletes, e)
-				}
-			}
-			if len(deletes) != 1 {
-				t.Errorf("deletes of pod %s: got %d (%v), want 1", name, len(deletes), deletes)
-				continue
-			}
-			if got := deletes[0].FinalStateUnknown; got != finalStateUnknown {
-				t.Errorf("IsFinalStateUnknown of the delete of pod %s: got %t, want %t", name, got, finalStateUnknown)
-			}
-		}
-	}
-
 	t.Run("watch resumes", func(t *testing.T) {
 		deleted := []string{"pod-00", "pod-01"}
 		events, reqs, _ := deleteWhileCut(t, deleted, []string{"new-00"}, false)

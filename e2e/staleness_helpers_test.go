@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/informer-go/informer"
-	"github.com/informer-go/informer/informertest"
 	"github.com/informer-go/informer/localcluster"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -204,27 +202,6 @@ func awaitWatching(t *testing.T, inf *informer.Informer) {
 	})
 	if err != nil {
 		t.Fatalf("waiting for a watch to open: %v", err)
-	}
-}
-
-// checkFinalStateUnknownDeletes checks that each pod of names got exactly
-// one delete in events, noticed on a relist (IsFinalStateUnknown).
-func checkFinalStateUnknownDeletes(t *testing.T, events []informertest.Event[*corev1.Pod], names ...string) {
-	t.Helper()
-	for _, name := range names {
-		var deletes []informertest.Event[*corev1.Pod]
-		for _, e := range events {
-			if e.Kind == informertest.Deleted && e.Object.Name == name {
-				deletes = append(deletes, e)
-			}
-		}
-		if len(deletes) != 1 {
-			t.Errorf("deletes of pod %s: got %d (%v), want 1", name, len(deletes), deletes)
-			continue
-		}
-		if !deletes[0].FinalStateUnknown {
-			t.Errorf("IsFinalStateUnknown of the delete of pod %s, deleted while the informer could not watch: got false, want true", name)
-		}
 	}
 }
 

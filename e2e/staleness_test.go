@@ -154,7 +154,7 @@ func TestStaleWhileForbidden(t *testing.T) {
 			awaitConvergence(t, "pods", rec, reg.Lister(), serverPods(t, admin, ns))
 			events := rec.Events()[seen:]
 			t.Logf("events since the watch ended: %v", events)
-			checkFinalStateUnknownDeletes(t, events, "pod-00", "pod-01")
+			checkDeletes(t, events, []string{"pod-00", "pod-01"}, true)
 			checkEventStream(t, "pods", rec.Events())
 			reports.expectNoneQueued(t)
 			logStatus(t, inf)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -193,31 +194,14 @@ func (c *controller) setFinalizer(ctx context.Context, source *corev1.ConfigMap,
 		if want {
 			latest.Finalizers = append(latest.Finalizers, finalizer)
 		} else {
-			latest.Finalizers = removeString(latest.Finalizers, finalizer)
+			latest.Finalizers = slices.DeleteFunc(latest.Finalizers, func(f string) bool { return f == finalizer })
 		}
 		_, err = client.Update(ctx, latest, metav1.UpdateOptions{})
 		return err
 	})
 }
 
-func hasFinalizer(cm *corev1.ConfigMap) bool {
-	for _, f := range cm.Finalizers {
-		if f == finalizer {
-			return true
-		}
-	}
-	return false
-}
-
-func removeString(list []string, s string) []string {
-	out := list[:0:0]
-	for _, item := range list {
-		if item != s {
-			out = append(out, item)
-		}
-	}
-	return out
-}
+func hasFinalizer(cm *corev1.ConfigMap) bool { return slices.Contains(cm.Finalizers, finalizer) }
 
 // newCopy returns the copy of source for namespace.
 func newCopy(source *corev1.ConfigMap, namespace string) *corev1.ConfigMap {

@@ -66,13 +66,14 @@ func checkState(ctx context.Context, kube kubernetes.Interface, sourceNamespace 
 	}
 	var c convergence
 	c.wanted = len(wanted)
-	found := map[string]bool{}
+	present := map[string]bool{} // copies that exist, right or not
 	for _, cp := range copies.Items {
 		if !active[cp.Namespace] {
 			continue
 		}
 		c.actual++
 		key := cp.Namespace + "/" + cp.Name
+		present[key] = true
 		data, ok := wanted[key]
 		switch {
 		case !ok || cp.Labels[copyOfLabel] != cp.Name:
@@ -81,26 +82,13 @@ func checkState(ctx context.Context, kube kubernetes.Interface, sourceNamespace 
 		case !maps.Equal(data, cp.Data):
 			c.missing++ // a copy with the wrong data is missing its right version
 			c.example("outdated", key)
-		default:
-			found[key] = true
 		}
 	}
 	for key := range wanted {
-		if !found[key] && !isStale(copies.Items, key) {
+		if !present[key] { // present with other data: counted above
 			c.missing++
 			c.example("missing", key)
 		}
 	}
 	return c, nil
-}
-
-// isStale reports whether a copy at key exists with other data (already
-// counted as missing).
-func isStale(copies []corev1.ConfigMap, key string) bool {
-	for _, cp := range copies {
-		if cp.Namespace+"/"+cp.Name == key {
-			return true
-		}
-	}
-	return false
 }
