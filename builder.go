@@ -79,6 +79,7 @@ type settings struct {
 	stalenessHandler  func(context.Context, StalenessChange)
 	clock             clock.WithDelayedExecution // a fake in tests
 	hooks             Hooks
+	election          *electionConfig // WithLeaderElection
 }
 
 // scope returns the builder's cache scope, the default of registrations.
@@ -354,6 +355,14 @@ func (b *Builder) Build() (*Informer, error) {
 		return nil, err
 	}
 	inf := newInformer(clients, b.settings)
+	if election := b.settings.election; election != nil {
+		if clients.kube == nil {
+			return nil, errors.New("informer: WithLeaderElection needs a typed client: pass a kubernetes.Interface to WithClients")
+		}
+		if inf.election, err = newElection(election, clients.kube, inf.startLeading, inf.loseLeadership); err != nil {
+			return nil, err
+		}
+	}
 	var errs []error
 	for _, reg := range b.regs {
 		if err := inf.attach(reg); err != nil {

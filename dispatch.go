@@ -21,7 +21,7 @@ func (h eventHandler[T]) OnDelete(deleted cache.DeletedObject[T]) { h.r.onDelete
 
 func (r *Registration[T]) onAdd(obj T, isInitialList bool) {
 	r.seen.Add(1)
-	if r.funcs.OnAdd == nil || !r.accepts(addEvent, obj, obj) {
+	if r.funcs.OnAdd == nil || r.gated() || !r.accepts(addEvent, obj, obj) {
 		return
 	}
 	ctx := r.contexts.plain
@@ -37,7 +37,7 @@ func (r *Registration[T]) onUpdate(oldObj, newObj T) {
 		// Resync hands the cached object twice; it was never received.
 		r.seen.Add(1)
 	}
-	if r.funcs.OnUpdate == nil || (!r.opts.deliverNoOps && isNoOpUpdate(oldObj, newObj)) ||
+	if r.funcs.OnUpdate == nil || r.gated() || (!r.opts.deliverNoOps && isNoOpUpdate(oldObj, newObj)) ||
 		!r.accepts(updateEvent, oldObj, newObj) {
 		return
 	}
@@ -50,7 +50,7 @@ func (r *Registration[T]) onDelete(deleted cache.DeletedObject[T]) {
 	if deleted.FinalStateUnknown == nil {
 		r.seen.Add(1) // tombstones come from a relist's bookkeeping, not from the server
 	}
-	if r.funcs.OnDelete == nil {
+	if r.funcs.OnDelete == nil || r.gated() {
 		return
 	}
 	ctx := r.contexts.plain
@@ -69,6 +69,12 @@ func (r *Registration[T]) onDelete(deleted cache.DeletedObject[T]) {
 	}
 	defer r.done(ctx, deleteEvent, obj, r.begin())
 	r.funcs.OnDelete(ctx, obj)
+}
+
+// gated reports whether the registration's gate forbids callbacks now
+// (see Builder.WithLeaderElection).
+func (r *Registration[T]) gated() bool {
+	return r.gate != nil && !r.gate()
 }
 
 // accepts reports whether the registration's predicates let an event

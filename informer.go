@@ -51,6 +51,14 @@ type Informer struct {
 
 	removalMu     sync.Mutex
 	removalSignal chan struct{} // closed and replaced at each Remove
+
+	// election is nil without WithLeaderElection. leaderActive is set, under
+	// mu, once the replica leads and its handlers and runners were
+	// activated; electionDone is closed once the Lease is released after
+	// every callback returned.
+	election     *election
+	leaderActive bool
+	electionDone chan struct{}
 }
 
 // newInformer returns an Informer, not started, using clients and s.
@@ -76,7 +84,7 @@ func (i *Informer) attach(reg registration) error {
 	if err != nil {
 		return err
 	}
-	if err := reg.attach(res, i.contexts, i.settings.crashOnPanic, i.settings.hooks); err != nil {
+	if err := reg.attach(res, i.handlerEnv()); err != nil {
 		return err
 	}
 	if i.started {
@@ -85,11 +93,23 @@ func (i *Informer) attach(reg registration) error {
 	return nil
 }
 
+// handlerEnv returns what registrations attached now need. The caller
+// holds i.mu.
+func (i *Informer) handlerEnv() handlerEnv {
+	env := handlerEnv{contexts: i.contexts, crash: i.settings.crashOnPanic, hooks: i.settings.hooks}
+	if i.election != nil {
+		env.gate = i.election.allows
+		env.deferred = !i.leaderActive
+	}
+	return env
+}
+
 // runner is the worker side of a reconcile loop (see [Reconciler]).
 type runner interface {
 	// start starts the workers: they wait for the cache while runCtx
-	// lasts, and reconcile with workCtx.
-	start(runCtx, workCtx context.Context, crashOnPanic bool, hooks Hooks)
+	// lasts, and reconcile with workCtx. gate, when set, is asked before
+	// each call: once it refuses, the workers stop taking keys.
+	start(runCtx, workCtx context.Context, crashOnPanic bool, hooks Hooks, gate func() bool)
 	shutDown()                // stop taking keys
 	wait(ctx context.Context) // wait for the workers
 	running() bool
@@ -107,8 +127,8 @@ func (i *Informer) addRunner(r runner) {
 	}
 	i.runners = append(i.runners, r)
 	r.setOwner(i)
-	if i.started {
-		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks)
+	if i.started && (i.election == nil || i.leaderActive) {
+		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks, i.handlerEnv().gate)
 	}
 }
 
@@ -236,9 +256,15 @@ func (i *Informer) Start(ctx context.Context) error {
 		}
 	}
 	i.started = true
+	if i.election != nil {
+		// The runners start with the leadership (see startLeading).
+		i.startFactories()
+		i.startElection()
+		return nil
+	}
 	// Runners first: their queues must take the events of the initial list.
 	for _, r := range i.runners {
-		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks)
+		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks, nil)
 	}
 	i.startFactories()
 	return nil
@@ -247,7 +273,9 @@ func (i *Informer) Start(ctx context.Context) error {
 // Run starts the informers, waits for the caches to sync, blocks until ctx
 // ends, then stops. It returns the sync error, if any (after stopping), else
 // the error of Stop. Cancelling ctx is the normal way to end Run and is not
-// an error.
+// an error. With [Builder.WithLeaderElection], Run also returns, after
+// stopping, when this replica loses the leadership it held: the error wraps
+// [ErrLeadershipLost].
 func (i *Informer) Run(ctx context.Context) error {
 	if err := i.Start(ctx); err != nil {
 		return err
@@ -259,8 +287,21 @@ func (i *Informer) Run(ctx context.Context) error {
 		}
 		return errors.Join(err, stopErr)
 	}
-	<-ctx.Done()
-	return i.Stop()
+	var lost <-chan struct{} // never closed without an election
+	if i.election != nil {
+		lost = i.election.lostSignal()
+	}
+	select {
+	case <-ctx.Done():
+	case <-lost:
+	}
+	stopErr := i.Stop()
+	if i.election != nil {
+		if err := i.election.lostErr(); err != nil {
+			return errors.Join(err, stopErr)
+		}
+	}
+	return stopErr
 }
 
 // resourceNames returns the names of resources.
@@ -282,6 +323,9 @@ func (i *Informer) Stop() error {
 	i.stopOnce.Do(func() {
 		i.mu.Lock()
 		i.stopped = true
+		if i.election != nil {
+			i.election.closeGate() // no callback starts from now on
+		}
 		started := i.started
 		resources := append([]*resource(nil), i.order...)
 		for _, res := range resources {
@@ -311,6 +355,9 @@ func (i *Informer) Stop() error {
 			for _, res := range resources {
 				res.currency.wait()
 			}
+			if i.electionDone != nil {
+				<-i.electionDone // the Lease released, over the connections closed next
+			}
 			if closeConnections := i.factories.clients.closeConnections; closeConnections != nil {
 				closeConnections()
 			}
@@ -339,4 +386,80 @@ func (i *Informer) Stop() error {
 		}
 	})
 	return i.stopErr
+}
+
+// startElection starts the leader election; the caller holds i.mu, in
+// Start. The replica campaigns once the caches created so far have synced.
+// When runCtx ends (Stop, or the end of Start's context), the gate closes,
+// and once every callback and reconcile has returned the election ends and
+// the Lease is released.
+func (i *Informer) startElection() {
+	warm := make([]cache.DoneChecker, 0, len(i.order))
+	for _, res := range i.order {
+		warm = append(warm, res.informer.HasSyncedChecker())
+	}
+	runCtx, workCtx, e := i.runCtx, i.workCtx, i.election
+	e.run(context.WithoutCancel(runCtx), runCtx, warm)
+	i.electionDone = make(chan struct{})
+	go func() {
+		defer close(i.electionDone)
+		<-runCtx.Done()
+		e.closeGate()
+		i.mu.Lock()
+		i.leaderActive = false
+		resources := append([]*resource(nil), i.order...)
+		runners := append([]runner(nil), i.runners...)
+		i.mu.Unlock()
+		for _, res := range resources {
+			if res.started.Load() {
+				<-res.done
+			}
+		}
+		for _, r := range runners {
+			r.wait(workCtx)
+		}
+		e.stop()
+	}()
+}
+
+// startLeading activates the handlers and starts the reconcile loops, once
+// this replica leads.
+func (i *Informer) startLeading() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.stopped || i.runCtx.Err() != nil {
+		return
+	}
+	klog.FromContext(i.runCtx).Info("Started leading; handlers and reconcile loops start",
+		"lease", i.election.config.String(), "identity", i.election.config.lease.identity)
+	i.leaderActive = true
+	for _, res := range i.order {
+		for _, reg := range res.registrations() {
+			if err := reg.activate(); err != nil {
+				reg.fail(err)
+				klog.FromContext(i.runCtx).Error(err, "Handler not started", "handler", reg.displayName())
+			}
+		}
+	}
+	for _, r := range i.runners {
+		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks, i.election.allows)
+	}
+}
+
+// loseLeadership stops the Informer once the leadership it held is lost:
+// the gate is already closed.
+func (i *Informer) loseLeadership(err error) {
+	i.mu.Lock()
+	ctx, cancel := i.runCtx, i.cancel
+	i.mu.Unlock()
+	klog.FromContext(ctx).Error(err, "Lost leadership; stopping", "lease", i.election.config.String(),
+		"identity", i.election.config.lease.identity)
+	cancel(err)
+}
+
+// Leading reports whether this replica runs handlers and reconcile loops
+// now: with [Builder.WithLeaderElection], whether it leads; without, it is
+// true.
+func (i *Informer) Leading() bool {
+	return i.election == nil || i.election.allows()
 }

@@ -149,6 +149,7 @@ type Reconciler[T Object] struct {
 	abandoned []cache.ObjectName
 	crash     bool
 	hooks     Hooks
+	gate      func() bool // see runner.start
 	workers   sync.WaitGroup
 	waitOnce  sync.Once
 	owner     *Informer // set once attached, for Remove

@@ -56,10 +56,11 @@ func (rc *Reconciler[T]) lastKnown(key cache.ObjectName) (T, bool) {
 // start creates the queue and starts the workers: they wait until the
 // registration has seen the initial list (or until runCtx ends), then call
 // the ReconcileFunc with workCtx, which ends only when Stop gives up.
-func (rc *Reconciler[T]) start(runCtx, workCtx context.Context, crashOnPanic bool, hooks Hooks) {
+func (rc *Reconciler[T]) start(runCtx, workCtx context.Context, crashOnPanic bool, hooks Hooks, gate func() bool) {
 	rc.mu.Lock()
 	rc.crash = crashOnPanic
 	rc.hooks = hooks
+	rc.gate = gate
 	config := workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{}
 	if hooks.QueueMetrics != nil {
 		config.Name, config.MetricsProvider = rc.reg.displayName(), hooks.QueueMetrics
@@ -141,6 +142,12 @@ func (rc *Reconciler[T]) processNext(ctx context.Context) bool {
 	defer rc.queue.Done(key)
 	if rc.stopping.Load() {
 		return false // the key stays pending: abandoned
+	}
+	if rc.gate != nil && !rc.gate() {
+		// This replica no longer leads: no call starts, and the Informer
+		// is stopping (see Builder.WithLeaderElection).
+		rc.shutDown()
+		return false
 	}
 	rc.mu.Lock()
 	enqueue := rc.pending[key]

@@ -25,6 +25,9 @@ type Registration[T Object] struct {
 	name     string
 	contexts *eventContexts
 	crash    bool
+	// gate, when set, is asked before each callback: a replica that does
+	// not lead (see Builder.WithLeaderElection) calls none.
+	gate func() bool
 	// handlerDone is Hooks.HandlerDone, called with resourceName.
 	handlerDone  func(resource, handler, event string, took time.Duration, panicked bool)
 	resourceName string
@@ -47,7 +50,8 @@ type Registration[T Object] struct {
 type registration interface {
 	resourceKey(def Scope) resourceKey
 	validate() error
-	attach(res *resource, contexts *eventContexts, crashOnPanic bool, hooks Hooks) error
+	attach(res *resource, env handlerEnv) error
+	activate() error
 	setContexts(contexts *eventContexts)
 	fail(err error)
 	syncedChecker() cache.DoneChecker
@@ -122,7 +126,22 @@ func (r *Registration[T]) Lister() Lister[T] {
 	return Lister[T]{indexer: r.res.informer.GetIndexer(), resource: r.res.key.gvr.GroupResource()}
 }
 
-func (r *Registration[T]) attach(res *resource, contexts *eventContexts, crashOnPanic bool, hooks Hooks) error {
+// handlerEnv is what an [Informer] hands each registration it attaches.
+type handlerEnv struct {
+	contexts *eventContexts
+	crash    bool
+	hooks    Hooks
+	// gate, when set, is asked before each callback.
+	gate func() bool
+	// deferred attaches without adding the handler to the informer:
+	// activate adds it later (when the replica starts leading), and
+	// client-go then hands it the cache as adds.
+	deferred bool
+}
+
+// attach binds the registration to res (its cache, for the Lister) and,
+// unless env defers it, adds its handler.
+func (r *Registration[T]) attach(res *resource, env handlerEnv) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -134,20 +153,41 @@ func (r *Registration[T]) attach(res *resource, contexts *eventContexts, crashOn
 		}
 	}
 	r.res = res
-	r.late = res.started.Load()
-	r.crash = crashOnPanic
-	r.handlerDone, r.resourceName = hooks.HandlerDone, res.name
-	r.contexts = contexts
+	r.crash, r.gate = env.crash, env.gate
+	r.handlerDone, r.resourceName = env.hooks.HandlerDone, res.name
+	r.contexts = env.contexts
 	r.name = r.opts.name
 	if r.name == "" {
 		r.name = fmt.Sprintf("%s#%d", res.name, res.handlerCount()+1)
 	}
-	handle, err := cache.NewTypedSharedIndexInformer[T](res.informer).AddTypedEventHandler(eventHandler[T]{r})
+	if !env.deferred {
+		if err := r.activateLocked(); err != nil {
+			r.res = nil
+			return err
+		}
+	}
+	res.addHandler(r)
+	return nil
+}
+
+// activate adds the handler of an attached registration to its informer,
+// if it was deferred; the informer hands it the cache as adds.
+func (r *Registration[T]) activate() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.res == nil || r.handle != nil {
+		return nil // removed, or active
+	}
+	return r.activateLocked()
+}
+
+func (r *Registration[T]) activateLocked() error {
+	r.late = r.res.started.Load()
+	handle, err := cache.NewTypedSharedIndexInformer[T](r.res.informer).AddTypedEventHandler(eventHandler[T]{r})
 	if err != nil {
-		return fmt.Errorf("informer: %s: adding handler: %w", res.name, err)
+		return fmt.Errorf("informer: %s: adding handler: %w", r.res.name, err)
 	}
 	r.handle = handle
-	res.addHandler(r)
 	return nil
 }
 

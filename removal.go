@@ -63,12 +63,14 @@ func (rc *Reconciler[T]) Remove(ctx context.Context) error {
 // detach removes reg's handler from res and waits until it stopped; when
 // no registration is left, it stops res's informer and forgets res.
 func (i *Informer) detach(ctx context.Context, res *resource, reg registration, handle cache.ResourceEventHandlerRegistration) error {
-	if err := res.informer.RemoveEventHandler(handle); err != nil {
-		return fmt.Errorf("informer: remove %s: %w", reg.displayName(), err)
-	}
-	if shutdown, ok := handle.(interface{ ShutdownChan() <-chan struct{} }); ok {
-		if err := waitDone(ctx, shutdown.ShutdownChan()); err != nil {
-			return err
+	if handle != nil { // nil: never activated (see WithLeaderElection)
+		if err := res.informer.RemoveEventHandler(handle); err != nil {
+			return fmt.Errorf("informer: remove %s: %w", reg.displayName(), err)
+		}
+		if shutdown, ok := handle.(interface{ ShutdownChan() <-chan struct{} }); ok {
+			if err := waitDone(ctx, shutdown.ShutdownChan()); err != nil {
+				return err
+			}
 		}
 	}
 	last := res.removeHandler(reg)

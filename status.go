@@ -17,6 +17,9 @@ type Status struct {
 	Started, Stopped bool
 	// Informers lists the shared informers in the order they were created.
 	Informers []InformerStatus
+	// Leadership is the state of the leader election, nil without
+	// [Builder.WithLeaderElection].
+	Leadership *LeadershipStatus
 }
 
 // InformerStatus is the state of one shared informer and its handlers.
@@ -72,6 +75,9 @@ func (i *Informer) Status() Status {
 	st := Status{Started: i.started, Stopped: i.stopped}
 	resources := append([]*resource(nil), i.order...)
 	i.mu.Unlock()
+	if i.election != nil {
+		st.Leadership = i.election.status()
+	}
 
 	for _, res := range resources {
 		when, lastErr := res.lastError()
@@ -139,10 +145,17 @@ func (i *Informer) Ready() error {
 var errNotSyncedYet = errors.New("informer: not synced yet")
 
 // Healthy returns nil while the Informer runs: started, not stopped and its
-// context not ended. It does not fail while the API server is unreachable,
+// context not ended. After a loss of leadership (see
+// [Builder.WithLeaderElection]) it returns an error wrapping
+// [ErrLeadershipLost], even once stopped. It does not fail while the API server is unreachable,
 // since restarting the program would not help; use [Informer.Ready] or
 // [Informer.Status] for that. See [Informer.HealthzHandler].
 func (i *Informer) Healthy() error {
+	if i.election != nil {
+		if err := i.election.lostErr(); err != nil {
+			return err // the program should restart
+		}
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	switch {
