@@ -54,43 +54,52 @@ func Assign(members []string, n int, current []string) []string {
 		return owners
 	}
 
-	capacity := make(map[string]int, len(live))
+	// Rule 1: capacities, in the order of live.
+	capacity := make([]int, len(live))
+	index := make(map[string]int, len(live))
 	for j, m := range live {
-		capacity[m] = n / len(live)
+		index[m] = j
+		capacity[j] = n / len(live)
 		if j < n%len(live) {
-			capacity[m]++
+			capacity[j]++
 		}
 	}
 
 	// Rule 2: each member keeps its best-scored current ranges.
-	held := make(map[string][]int, len(live))
+	held := make([][]int, len(live))
 	for i, owner := range current {
-		if _, ok := capacity[owner]; ok {
-			held[owner] = append(held[owner], i)
+		if j, ok := index[owner]; ok {
+			held[j] = append(held[j], i)
 		}
 	}
-	load := make(map[string]int, len(live))
-	for m, ranges := range held {
+	load := make([]int, len(live))
+	for j, ranges := range held {
+		m := live[j]
 		slices.SortFunc(ranges, func(a, b int) int { return compareScore(m, a, m, b) })
-		kept := ranges[:min(len(ranges), capacity[m])]
+		kept := ranges[:min(len(ranges), capacity[j])]
 		for _, i := range kept {
 			owners[i] = m
 		}
-		load[m] = len(kept)
+		load[j] = len(kept)
 	}
 
 	// Rule 3: the rest, in ascending order, to the best member with room.
+	// live is sorted, so keeping the first of equal scores breaks ties by
+	// identity, as compareScore does.
 	for i := range owners {
 		if owners[i] != "" {
 			continue
 		}
-		best := ""
-		for _, m := range live {
-			if load[m] < capacity[m] && (best == "" || compareScore(m, i, best, i) < 0) {
-				best = m
+		best, bestScore := -1, uint64(0)
+		for j, m := range live {
+			if load[j] == capacity[j] {
+				continue
+			}
+			if s := score(m, i); best < 0 || s > bestScore {
+				best, bestScore = j, s
 			}
 		}
-		owners[i] = best
+		owners[i] = live[best]
 		load[best]++
 	}
 	return owners
@@ -120,12 +129,17 @@ func compareScore(m1 string, i1 int, m2 string, i2 int) int {
 // finalizer (MurmurHash3's fmix64), since FNV alone barely mixes a change in
 // the last bytes into the high bits that decide comparisons.
 func score(member string, i int) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(member))
-	var buf [9]byte
-	binary.BigEndian.PutUint64(buf[1:], uint64(i))
-	_, _ = h.Write(buf[:])
-	x := h.Sum64()
+	const prime = 1099511628211
+	x := uint64(14695981039346656037) // FNV-1a 64 offset basis
+	for j := 0; j < len(member); j++ {
+		x = (x ^ uint64(member[j])) * prime
+	}
+	x *= prime // the zero byte: x ^ 0 == x
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], uint64(i))
+	for _, c := range buf {
+		x = (x ^ uint64(c)) * prime
+	}
 	x ^= x >> 33
 	x *= 0xff51afd7ed558ccd
 	x ^= x >> 33
