@@ -16,7 +16,8 @@ import (
 
 // apiServerArgs returns the kube-apiserver flags: loopback only, etcd from
 // this cluster, a self-signed serving certificate in the cluster's
-// directory, static-token and service-account authentication, RBAC.
+// directory, static-token and service-account authentication, RBAC; then
+// Options.APIServerFlags, with Options.FeatureGates merged in.
 func (c *Cluster) apiServerArgs() []string {
 	args := []string{
 		"--etcd-servers=" + c.EtcdURL(),
@@ -37,7 +38,7 @@ func (c *Cluster) apiServerArgs() []string {
 		// not a valid endpoint, and the reconciler would log about it.
 		"--endpoint-reconciler-type=none",
 	}
-	return append(args, c.opts.APIServerFlags...)
+	return append(args, withFeatureGates(c.opts.APIServerFlags, c.opts.FeatureGates)...)
 }
 
 func (c *Cluster) apiCertDir() string {

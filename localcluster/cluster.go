@@ -65,6 +65,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := checkPlatform(); err != nil {
 		return nil, err
 	}
+	if err := checkFeatureGates(opts.FeatureGates); err != nil {
+		return nil, err
+	}
 	binDir, err := opts.binDir()
 	if err != nil {
 		return nil, err

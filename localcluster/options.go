@@ -58,8 +58,20 @@ type Options struct {
 
 	// APIServerFlags are extra kube-apiserver flags, appended after the
 	// ones localcluster sets (for a flag given twice, the last one wins,
-	// except for list flags, which accumulate).
+	// except for list flags, which accumulate). A --feature-gates flag
+	// here is merged with FeatureGates into one flag.
 	APIServerFlags []string
+
+	// FeatureGates turns kube-apiserver feature gates on (true) or off
+	// (false), for example {"ShardedListAndWatch": true}. They are passed as
+	// one --feature-gates flag, names in sorted order, together with the
+	// gates of any --feature-gates flags in APIServerFlags (which are taken
+	// out of the appended flags); for a gate named in both, FeatureGates
+	// wins. The server refuses to start on an unknown gate, or on a
+	// graduated one set against its locked value. Nil or empty: the
+	// server's defaults. Gate names may not contain ',' or '='; Start
+	// returns an error for one that does.
+	FeatureGates map[string]bool
 
 	// StartTimeout bounds Start, and each restart of a server. Zero means
 	// 60 seconds.
