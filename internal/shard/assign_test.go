@@ -88,7 +88,7 @@ func checkBalanced(t *testing.T, c assignCase, owners []string) {
 }
 
 func TestAssignBalanced(t *testing.T) {
-	randomCases(t, 200, func(t *testing.T, _ *rand.Rand, c assignCase) {
+	randomCases(t, 100, func(t *testing.T, _ *rand.Rand, c assignCase) {
 		checkBalanced(t, c, Assign(c.members, c.n, c.current))
 	})
 }
@@ -105,7 +105,7 @@ func TestAssignDeterministic(t *testing.T) {
 }
 
 func TestAssignFixedPoint(t *testing.T) {
-	randomCases(t, 200, func(t *testing.T, _ *rand.Rand, c assignCase) {
+	randomCases(t, 100, func(t *testing.T, _ *rand.Rand, c assignCase) {
 		target := Assign(c.members, c.n, c.current)
 		if got := Assign(c.members, c.n, target); !slices.Equal(got, target) {
 			t.Fatalf("%v: assigning the target %v again: got %v", c, target, got)
@@ -117,7 +117,7 @@ func TestAssignFixedPoint(t *testing.T) {
 // current owners to the target and checks that assigning again gives the
 // same target: a handover half done does not change where it goes.
 func TestAssignPartialProgress(t *testing.T) {
-	randomCases(t, 100, func(t *testing.T, rng *rand.Rand, c assignCase) {
+	randomCases(t, 50, func(t *testing.T, rng *rand.Rand, c assignCase) {
 		target := Assign(c.members, c.n, c.current)
 		for range 10 {
 			partial := slices.Clone(c.current)

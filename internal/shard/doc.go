@@ -10,9 +10,10 @@
 //     gives it as the server's hex strings, [RangeOf] finds the range of a
 //     hash, [Hash] is the server's FNV-1a 64, [ObjectRange] the range of an
 //     object for a [Key].
-//   - selector.go: [Selector] builds a sharding.Selector for a set of ranges,
-//     [Validate] checks a selector string against the server's grammar (the
-//     server answers a malformed one with HTTP 500, so we check first).
+//   - selector.go: [Selector] builds a sharding.Selector for a set of ranges.
+//   - validate.go: [Validate] checks a selector string against the server's
+//     grammar (the server answers a malformed one with HTTP 500, so we check
+//     first).
 //   - assign.go: [Assign] computes the owner of every range from the live
 //     members and the current owners, balanced and moving as little as
 //     possible; [Epoch] names a member set in logs and status.
