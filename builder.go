@@ -80,6 +80,7 @@ type settings struct {
 	clock             clock.WithDelayedExecution // a fake in tests
 	hooks             Hooks
 	election          *electionConfig // WithLeaderElection
+	sharding          *shardingConfig // WithSharding
 }
 
 // scope returns the builder's cache scope, the default of registrations.
@@ -362,6 +363,15 @@ func (b *Builder) Build() (*Informer, error) {
 		if inf.election, err = newElection(election, clients.kube, inf.startLeading, inf.loseLeadership); err != nil {
 			return nil, err
 		}
+	}
+	if sharding := b.settings.sharding; sharding != nil {
+		switch {
+		case clients.kube == nil:
+			return nil, errors.New("informer: WithSharding needs a typed client: pass a kubernetes.Interface to WithClients")
+		case b.settings.election != nil:
+			return nil, errors.New("informer: WithSharding and WithLeaderElection exclude each other: sharding already splits the work among live replicas")
+		}
+		inf.shards = newShardGroup(sharding, clients.kube, inf)
 	}
 	var errs []error
 	for _, reg := range b.regs {

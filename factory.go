@@ -107,46 +107,16 @@ func selectors(scope Scope) func(*metav1.ListOptions) {
 	return func(opts *metav1.ListOptions) {
 		opts.LabelSelector = scope.LabelSelector
 		opts.FieldSelector = scope.FieldSelector
+		opts.ShardSelector = scope.shardSelector
 	}
 }
 
 // newInformer returns a new informer for key that reports its lists and
 // watches to tracker.
 func (f *factories) newInformer(key resourceKey, tracker *currency) (cache.SharedIndexInformer, error) {
-	var (
-		funcs   listWatchFuncs
-		client  any
-		example runtime.Object
-	)
-	namespace := key.scope.Namespace
-	switch key.source {
-	case sourceTyped:
-		if f.clients.kube == nil {
-			return nil, fmt.Errorf("informer: watch %s: no typed client: pass a kubernetes.Interface to WithClients", key)
-		}
-		gvk := key.gvr.GroupVersion().WithKind(key.kind)
-		var err error
-		if example, err = scheme.Scheme.New(gvk); err != nil {
-			return nil, fmt.Errorf("informer: watch %s: %w", key, err)
-		}
-		if funcs, err = typedListWatch(f.clients.kube, gvk, namespace); err != nil {
-			return nil, fmt.Errorf("informer: watch %s: %w", key, err)
-		}
-		client = f.clients.kube
-	case sourceDynamic:
-		if f.clients.dyn == nil {
-			return nil, fmt.Errorf("informer: watch %s: no dynamic client: pass a dynamic.Interface to WithClients", key)
-		}
-		resource := f.clients.dyn.Resource(key.gvr).Namespace(namespace)
-		funcs = listWatchOf(resource.List, resource.Watch)
-		client, example = f.clients.dyn, &unstructured.Unstructured{}
-	default:
-		if f.clients.meta == nil {
-			return nil, fmt.Errorf("informer: watch %s: no metadata client: pass a metadata.Interface to WithMetadataClient", key)
-		}
-		resource := f.clients.meta.Resource(key.gvr).Namespace(namespace)
-		funcs = listWatchOf(resource.List, resource.Watch)
-		client, example = f.clients.meta, &metav1.PartialObjectMetadata{}
+	funcs, client, example, err := f.listWatchFuncs(key)
+	if err != nil {
+		return nil, err
 	}
 	lw := newListWatcher(funcs, selectors(key.scope), tracker, client)
 	return cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{
@@ -154,6 +124,48 @@ func (f *factories) newInformer(key resourceKey, tracker *currency) (cache.Share
 		Indexers:          cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
 		ObjectDescription: key.String(),
 	}), nil
+}
+
+// list makes one LIST of key's resource in key's scope, with opts.
+func (f *factories) list(ctx context.Context, key resourceKey, opts metav1.ListOptions) (runtime.Object, error) {
+	funcs, _, _, err := f.listWatchFuncs(key)
+	if err != nil {
+		return nil, err
+	}
+	selectors(key.scope)(&opts)
+	return funcs.list(ctx, opts)
+}
+
+// listWatchFuncs returns the functions that list and watch key's resource
+// in key's namespace, the client behind them and an example object.
+func (f *factories) listWatchFuncs(key resourceKey) (funcs listWatchFuncs, client any, example runtime.Object, err error) {
+	namespace := key.scope.Namespace
+	switch key.source {
+	case sourceTyped:
+		if f.clients.kube == nil {
+			return funcs, nil, nil, fmt.Errorf("informer: watch %s: no typed client: pass a kubernetes.Interface to WithClients", key)
+		}
+		gvk := key.gvr.GroupVersion().WithKind(key.kind)
+		if example, err = scheme.Scheme.New(gvk); err != nil {
+			return funcs, nil, nil, fmt.Errorf("informer: watch %s: %w", key, err)
+		}
+		if funcs, err = typedListWatch(f.clients.kube, gvk, namespace); err != nil {
+			return funcs, nil, nil, fmt.Errorf("informer: watch %s: %w", key, err)
+		}
+		return funcs, f.clients.kube, example, nil
+	case sourceDynamic:
+		if f.clients.dyn == nil {
+			return funcs, nil, nil, fmt.Errorf("informer: watch %s: no dynamic client: pass a dynamic.Interface to WithClients", key)
+		}
+		resource := f.clients.dyn.Resource(key.gvr).Namespace(namespace)
+		return listWatchOf(resource.List, resource.Watch), f.clients.dyn, &unstructured.Unstructured{}, nil
+	default:
+		if f.clients.meta == nil {
+			return funcs, nil, nil, fmt.Errorf("informer: watch %s: no metadata client: pass a metadata.Interface to WithMetadataClient", key)
+		}
+		resource := f.clients.meta.Resource(key.gvr).Namespace(namespace)
+		return listWatchOf(resource.List, resource.Watch), f.clients.meta, &metav1.PartialObjectMetadata{}, nil
+	}
 }
 
 // run runs inf until ctx ends or stop is called; done is closed once it

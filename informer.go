@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,13 +53,14 @@ type Informer struct {
 	removalMu     sync.Mutex
 	removalSignal chan struct{} // closed and replaced at each Remove
 
-	// election is nil without WithLeaderElection. leaderActive is set, under
-	// mu, once the replica leads and its handlers and runners were
-	// activated; electionDone is closed once the Lease is released after
-	// every callback returned.
+	// election is nil without WithLeaderElection, shards without
+	// WithSharding. leaderActive is set, under mu, once the replica leads
+	// and its handlers and runners were activated; leasesDone is closed
+	// once the Leases are released after every callback returned.
 	election     *election
+	shards       *shardGroup
 	leaderActive bool
-	electionDone chan struct{}
+	leasesDone   chan struct{}
 }
 
 // newInformer returns an Informer, not started, using clients and s.
@@ -79,6 +81,15 @@ func (i *Informer) attach(reg registration) error {
 	defer i.mu.Unlock()
 	if i.stopped {
 		return fmt.Errorf("informer: watch %s: %w", reg.resourceKey(i.settings.scope()), ErrStopped)
+	}
+	if reg.shardKey() != "" {
+		sharded, ok := reg.(sharded)
+		if i.shards == nil || !ok {
+			return fmt.Errorf("informer: watch %s: Sharded needs Builder.WithSharding", reg.resourceKey(i.settings.scope()))
+		}
+		reg.bindShards(i.shards.config.ranges)
+		i.shards.add(sharded)
+		return nil
 	}
 	res, err := i.resourceFor(reg.resourceKey(i.settings.scope()))
 	if err != nil {
@@ -256,6 +267,16 @@ func (i *Informer) Start(ctx context.Context) error {
 		}
 	}
 	i.started = true
+	if i.shards != nil {
+		i.startFactories()
+		i.shards.start(i.runCtx)
+		i.releaseAfterDrain(i.shards.closeGates, i.shards.leave)
+		// Runners of unsharded loops start as without sharding.
+		for _, r := range i.runners {
+			r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks, nil)
+		}
+		return nil
+	}
 	if i.election != nil {
 		// The runners start with the leadership (see startLeading).
 		i.startFactories()
@@ -287,19 +308,13 @@ func (i *Informer) Run(ctx context.Context) error {
 		}
 		return errors.Join(err, stopErr)
 	}
-	var lost <-chan struct{} // never closed without an election
-	if i.election != nil {
-		lost = i.election.lostSignal()
-	}
 	select {
 	case <-ctx.Done():
-	case <-lost:
+	case <-i.lostSignal():
 	}
 	stopErr := i.Stop()
-	if i.election != nil {
-		if err := i.election.lostErr(); err != nil {
-			return errors.Join(err, stopErr)
-		}
+	if err := i.leaseLost(); err != nil {
+		return errors.Join(err, stopErr)
 	}
 	return stopErr
 }
@@ -325,6 +340,9 @@ func (i *Informer) Stop() error {
 		i.stopped = true
 		if i.election != nil {
 			i.election.closeGate() // no callback starts from now on
+		}
+		if i.shards != nil {
+			i.shards.closeGates()
 		}
 		started := i.started
 		resources := append([]*resource(nil), i.order...)
@@ -355,8 +373,8 @@ func (i *Informer) Stop() error {
 			for _, res := range resources {
 				res.currency.wait()
 			}
-			if i.electionDone != nil {
-				<-i.electionDone // the Lease released, over the connections closed next
+			if i.leasesDone != nil {
+				<-i.leasesDone // the Leases released, over the connections closed next
 			}
 			if closeConnections := i.factories.clients.closeConnections; closeConnections != nil {
 				closeConnections()
@@ -398,13 +416,21 @@ func (i *Informer) startElection() {
 	for _, res := range i.order {
 		warm = append(warm, res.informer.HasSyncedChecker())
 	}
-	runCtx, workCtx, e := i.runCtx, i.workCtx, i.election
-	e.run(context.WithoutCancel(runCtx), runCtx, warm)
-	i.electionDone = make(chan struct{})
+	e := i.election
+	e.run(context.WithoutCancel(i.runCtx), i.runCtx, warm)
+	i.releaseAfterDrain(e.closeGate, e.stop)
+}
+
+// releaseAfterDrain calls closeGates once runCtx ends (Stop, or the end of
+// Start's context), then release once every callback and reconcile has
+// returned; leasesDone is closed after. The caller holds i.mu, in Start.
+func (i *Informer) releaseAfterDrain(closeGates, release func()) {
+	runCtx, workCtx := i.runCtx, i.workCtx
+	i.leasesDone = make(chan struct{})
 	go func() {
-		defer close(i.electionDone)
+		defer close(i.leasesDone)
 		<-runCtx.Done()
-		e.closeGate()
+		closeGates()
 		i.mu.Lock()
 		i.leaderActive = false
 		resources := append([]*resource(nil), i.order...)
@@ -418,7 +444,7 @@ func (i *Informer) startElection() {
 		for _, r := range runners {
 			r.wait(workCtx)
 		}
-		e.stop()
+		release()
 	}()
 }
 
@@ -462,4 +488,64 @@ func (i *Informer) loseLeadership(err error) {
 // true.
 func (i *Informer) Leading() bool {
 	return i.election == nil || i.election.allows()
+}
+
+// lostSignal is closed once a leadership or a shard membership held is
+// lost; it is never closed without either.
+func (i *Informer) lostSignal() <-chan struct{} {
+	switch {
+	case i.election != nil:
+		return i.election.lostSignal()
+	case i.shards != nil:
+		return i.shards.lostCh
+	}
+	return nil
+}
+
+// leaseLost returns the error of a lost leadership or shard membership,
+// nil if none.
+func (i *Informer) leaseLost() error {
+	switch {
+	case i.election != nil:
+		return i.election.lostErr()
+	case i.shards != nil:
+		return i.shards.lostErr()
+	}
+	return nil
+}
+
+// rangeSource returns the informer of a shard range's key, created and
+// started if needed.
+func (i *Informer) rangeSource(key resourceKey) (*resource, error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.stopped || i.runCtx.Err() != nil {
+		return nil, ErrStopped
+	}
+	res, err := i.resourceFor(key)
+	if err != nil {
+		return nil, err
+	}
+	i.startFactories()
+	return res, nil
+}
+
+// dropSource stops a shard range's informer that has no handler left and
+// forgets it; its cache goes without deletes.
+func (i *Informer) dropSource(res *resource) {
+	i.mu.Lock()
+	if res.handlerCount() > 0 || i.resources[res.key] != res {
+		i.mu.Unlock()
+		return
+	}
+	delete(i.resources, res.key)
+	i.order = slices.DeleteFunc(i.order, func(other *resource) bool { return other == res })
+	stop, done := res.stop, res.done
+	i.mu.Unlock()
+	res.currency.stop()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	res.currency.wait()
 }

@@ -15,10 +15,35 @@ import (
 //
 // Returned objects are shared with the cache and with handlers: they must
 // not be modified. A Lister is safe for concurrent use.
+//
+// The Lister of a [Sharded] registration reads the ranges this replica owns
+// at the time of each call.
 type Lister[T Object] struct {
 	indexer  cache.Indexer
+	views    func() []listerView // sharded: the caches of the owned ranges
 	resource schema.GroupResource
 	err      error
+}
+
+// listerView is one range's cache and the test of the range: the cache
+// holds more when the server did not filter.
+type listerView struct {
+	indexer cache.Indexer
+	match   func(any) bool
+}
+
+// each calls read for the cache of an unsharded Lister, or for each owned
+// range's, with the test of items that belong (nil: all do).
+func (l Lister[T]) each(read func(indexer cache.Indexer, match func(any) bool) error) error {
+	if l.views == nil {
+		return read(l.indexer, nil)
+	}
+	for _, view := range l.views() {
+		if err := read(view.indexer, view.match); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Get returns the object namespace/name ("" namespace for cluster-scoped
@@ -31,29 +56,36 @@ func (l Lister[T]) Get(namespace, name string) (T, error) {
 		return zero, l.err
 	}
 	key := cache.NewObjectName(namespace, name).String()
-	item, exists, err := l.indexer.GetByKey(key)
+	var found any
+	err := l.each(func(indexer cache.Indexer, match func(any) bool) error {
+		item, exists, err := indexer.GetByKey(key)
+		if err == nil && exists && (match == nil || match(item)) {
+			found = item
+		}
+		return err
+	})
 	if err != nil {
 		return zero, err
 	}
-	if !exists {
+	if found == nil {
 		return zero, apierrors.NewNotFound(l.resource, name)
 	}
-	return l.cast(item)
+	return l.cast(found)
 }
 
 // List returns every cached object matching selector, in no particular
 // order. A nil selector matches everything.
 func (l Lister[T]) List(selector labels.Selector) ([]T, error) {
-	return l.list(func(add cache.AppendFunc) error {
-		return cache.ListAll(l.indexer, everythingIfNil(selector), add)
+	return l.list(func(indexer cache.Indexer, add cache.AppendFunc) error {
+		return cache.ListAll(indexer, everythingIfNil(selector), add)
 	})
 }
 
 // ListNamespace returns the cached objects of one namespace matching
 // selector. A nil selector matches everything.
 func (l Lister[T]) ListNamespace(namespace string, selector labels.Selector) ([]T, error) {
-	return l.list(func(add cache.AppendFunc) error {
-		return cache.ListAllByNamespace(l.indexer, namespace, everythingIfNil(selector), add)
+	return l.list(func(indexer cache.Indexer, add cache.AppendFunc) error {
+		return cache.ListAllByNamespace(indexer, namespace, everythingIfNil(selector), add)
 	})
 }
 
@@ -63,34 +95,51 @@ func (l Lister[T]) ByIndex(index, value string) ([]T, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
-	items, err := l.indexer.ByIndex(index, value)
-	if err != nil {
-		return nil, fmt.Errorf("informer: %s: %w", l.resource, err)
-	}
-	out := make([]T, 0, len(items))
-	for _, item := range items {
-		obj, err := l.cast(item)
+	var out []T
+	err := l.each(func(indexer cache.Indexer, match func(any) bool) error {
+		items, err := indexer.ByIndex(index, value)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("informer: %s: %w", l.resource, err)
 		}
-		out = append(out, obj)
+		for _, item := range items {
+			if match != nil && !match(item) {
+				continue
+			}
+			obj, err := l.cast(item)
+			if err != nil {
+				return err
+			}
+			out = append(out, obj)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []T{}
 	}
 	return out, nil
 }
 
-func (l Lister[T]) list(walk func(cache.AppendFunc) error) ([]T, error) {
+func (l Lister[T]) list(walk func(cache.Indexer, cache.AppendFunc) error) ([]T, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
 	var out []T
 	var castErr error
-	err := walk(func(item any) {
-		obj, err := l.cast(item)
-		if err != nil {
-			castErr = err
-			return
-		}
-		out = append(out, obj)
+	err := l.each(func(indexer cache.Indexer, match func(any) bool) error {
+		return walk(indexer, func(item any) {
+			if match != nil && !match(item) {
+				return
+			}
+			obj, err := l.cast(item)
+			if err != nil {
+				castErr = err
+				return
+			}
+			out = append(out, obj)
+		})
 	})
 	if err == nil {
 		err = castErr

@@ -18,6 +18,7 @@ type watchOptions struct {
 	predicate    Predicate        // zero: every event is delivered
 	reconcile    reconcileOptions // options of Reconcile registrations only
 	scope        *Scope           // InScope; nil: the builder's
+	shardKey     ShardKey         // Sharded; "": not sharded
 	err          error
 }
 

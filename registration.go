@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/informer-go/informer/internal/shard"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -43,6 +44,9 @@ type Registration[T Object] struct {
 	// the cache that was never counted as received.
 	seen atomic.Int64
 	late bool
+
+	// sharded is set for a [Sharded] registration (see shard_registration.go).
+	sharded *shardedState
 }
 
 // registration is the untyped view of a [Registration] used by the builder
@@ -55,6 +59,8 @@ type registration interface {
 	setContexts(contexts *eventContexts)
 	fail(err error)
 	syncedChecker() cache.DoneChecker
+	shardKey() ShardKey
+	bindShards(ranges int)
 	displayName() string
 	running() bool
 	optional() bool
@@ -116,6 +122,9 @@ func (r *Registration[T]) HasSynced() bool {
 func (r *Registration[T]) Lister() Lister[T] {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.sharded != nil && r.err == nil {
+		return Lister[T]{views: r.shardedViews, resource: r.key.gvr.GroupResource()}
+	}
 	if r.res == nil {
 		err := r.err
 		if err == nil {
@@ -223,6 +232,15 @@ func (r *Registration[T]) displayName() string {
 }
 
 func (r *Registration[T]) optional() bool { return r.opts.optional }
+
+func (r *Registration[T]) shardKey() ShardKey { return r.opts.shardKey }
+
+// bindShards prepares a sharded registration for its ranges.
+func (r *Registration[T]) bindShards(ranges int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sharded = &shardedState{key: shard.Key(r.opts.shardKey), ranges: ranges, attached: map[int]rangeAttachment{}}
+}
 
 func (r *Registration[T]) running() bool {
 	return r.inCallback.Load()

@@ -21,6 +21,11 @@ type Scope struct {
 	// deletes.
 	LabelSelector string
 	FieldSelector string
+
+	// shardSelector restricts an informer to one hash range of a sharded
+	// registration (see Builder.WithSharding); set by the shard group only.
+	shardSelector string
+	shardRange    string // "3/32": range 3 of 32, for names
 }
 
 // InScope gives a registration a cache scope of its own instead of the
@@ -61,6 +66,9 @@ func (s Scope) String() string {
 	}
 	if s.FieldSelector != "" {
 		parts = append(parts, "fields="+s.FieldSelector)
+	}
+	if s.shardRange != "" {
+		parts = append(parts, "range "+s.shardRange)
 	}
 	if len(parts) == 0 {
 		return "all"

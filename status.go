@@ -20,6 +20,9 @@ type Status struct {
 	// Leadership is the state of the leader election, nil without
 	// [Builder.WithLeaderElection].
 	Leadership *LeadershipStatus
+	// Sharding is this replica's state in its shard group, nil without
+	// [Builder.WithSharding].
+	Sharding *ShardingStatus
 }
 
 // InformerStatus is the state of one shared informer and its handlers.
@@ -77,6 +80,9 @@ func (i *Informer) Status() Status {
 	i.mu.Unlock()
 	if i.election != nil {
 		st.Leadership = i.election.status()
+	}
+	if i.shards != nil {
+		st.Sharding = i.shards.status()
 	}
 
 	for _, res := range resources {
@@ -151,10 +157,8 @@ var errNotSyncedYet = errors.New("informer: not synced yet")
 // since restarting the program would not help; use [Informer.Ready] or
 // [Informer.Status] for that. See [Informer.HealthzHandler].
 func (i *Informer) Healthy() error {
-	if i.election != nil {
-		if err := i.election.lostErr(); err != nil {
-			return err // the program should restart
-		}
+	if err := i.leaseLost(); err != nil {
+		return err // the program should restart
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()

@@ -1,0 +1,204 @@
+package informer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/informer-go/informer/internal/shard"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+)
+
+const testShardRanges = 8
+
+// shardLog records the callbacks of every replica of a test group and
+// fails the test when two replicas run callbacks of one range at once.
+type shardLog struct {
+	t       *testing.T
+	mu      sync.Mutex
+	running map[int]string            // range -> replica in a callback
+	handled map[string]map[string]int // pod -> replica -> callbacks
+	last    map[string]string         // pod -> label v last handled
+}
+
+func newShardLog(t *testing.T) *shardLog {
+	return &shardLog{t: t, running: map[int]string{}, handled: map[string]map[string]int{}, last: map[string]string{}}
+}
+
+func (l *shardLog) funcs(replica string) Funcs[*corev1.Pod] {
+	call := func(p *corev1.Pod) {
+		rng := shard.ObjectRange(p, shard.ByUID, testShardRanges)
+		l.mu.Lock()
+		if other, ok := l.running[rng]; ok && other != replica {
+			l.t.Errorf("range %d: %s and %s run callbacks at once", rng, other, replica)
+		}
+		l.running[rng] = replica
+		if l.handled[p.Name] == nil {
+			l.handled[p.Name] = map[string]int{}
+		}
+		l.handled[p.Name][replica]++
+		l.last[p.Name] = p.Labels["v"]
+		l.mu.Unlock()
+		time.Sleep(time.Millisecond) // a callback that takes time, so overlaps would show
+		l.mu.Lock()
+		delete(l.running, rng)
+		l.mu.Unlock()
+	}
+	return Funcs[*corev1.Pod]{
+		OnAdd:    func(_ context.Context, p *corev1.Pod) { call(p) },
+		OnUpdate: func(_ context.Context, _, p *corev1.Pod) { call(p) },
+		OnDelete: func(_ context.Context, p *corev1.Pod) { call(p) },
+	}
+}
+
+// allAt reports whether every pod's last handled version is v.
+func (l *shardLog) allAt(pods int, v string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range pods {
+		if l.last[fmt.Sprintf("p%02d", i)] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func shardedPods(n int) []runtime.Object {
+	objs := make([]runtime.Object, n)
+	for i := range n {
+		p := pod("default", fmt.Sprintf("p%02d", i), "1")
+		p.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+		objs[i] = p
+	}
+	return objs
+}
+
+// casLeases makes the fake clientset's Leases compare-and-swap on
+// resourceVersion, as the API server does (the fake's tracker never sets
+// one): the owners Lease depends on it.
+func casLeases(kube *fake.Clientset) {
+	var mu sync.Mutex
+	version := 0
+	kube.PrependReactor("*", "leases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		gvr := action.GetResource()
+		switch action.GetVerb() {
+		case "create":
+			lease := action.(clienttesting.CreateAction).GetObject().(*coordinationv1.Lease).DeepCopy()
+			version++
+			lease.ResourceVersion = strconv.Itoa(version)
+			if err := kube.Tracker().Create(gvr, lease, action.GetNamespace()); err != nil {
+				return true, nil, err
+			}
+			return true, lease, nil
+		case "update":
+			lease := action.(clienttesting.UpdateAction).GetObject().(*coordinationv1.Lease).DeepCopy()
+			current, err := kube.Tracker().Get(gvr, action.GetNamespace(), lease.Name)
+			if err != nil {
+				return true, nil, err
+			}
+			if current.(*coordinationv1.Lease).ResourceVersion != lease.ResourceVersion {
+				return true, nil, apierrors.NewConflict(gvr.GroupResource(), lease.Name, errors.New("resourceVersion changed"))
+			}
+			version++
+			lease.ResourceVersion = strconv.Itoa(version)
+			if err := kube.Tracker().Update(gvr, lease, action.GetNamespace()); err != nil {
+				return true, nil, err
+			}
+			return true, lease, nil
+		}
+		return false, nil, nil
+	})
+}
+
+func startShardReplica(t *testing.T, kube *fake.Clientset, log *shardLog, id string) (*Informer, *Registration[*corev1.Pod]) {
+	t.Helper()
+	b := NewBuilder().WithClients(kube, nil).
+		WithSharding("kube-system", "test-group", ShardRanges(testShardRanges), ShardLease(LeaseIdentity(id), testLeaseTimings))
+	reg := Watch(b, log.funcs(id), Sharded(ShardByUID))
+	inf := buildAndStart(t, b)
+	return inf, reg
+}
+
+func owned(inf *Informer) []int { return inf.Status().Sharding.Owned }
+
+func TestShardingSplitsHandsOverAndTakesBack(t *testing.T) {
+	const podCount = 40
+	kube := fake.NewClientset(shardedPods(podCount)...)
+	casLeases(kube)
+	log := newShardLog(t)
+
+	a, regA := startShardReplica(t, kube, log, "a")
+	waitUntil(t, "a owns every range", func() bool { return len(owned(a)) == testShardRanges })
+	waitUntil(t, "every pod handled", func() bool { return log.allAt(podCount, "1") })
+	if got := len(mustList(t, regA)); got != podCount {
+		t.Errorf("a's Lister: got %d pods, want %d", got, podCount)
+	}
+
+	b, regB := startShardReplica(t, kube, log, "b")
+	waitUntil(t, "a and b own half each", func() bool {
+		return len(owned(a)) == testShardRanges/2 && len(owned(b)) == testShardRanges/2
+	})
+	if both := intersect(owned(a), owned(b)); len(both) > 0 {
+		t.Errorf("ranges owned by both: %v", both)
+	}
+	listed := len(mustList(t, regA)) + len(mustList(t, regB))
+	if listed != podCount {
+		t.Errorf("Listers: a and b list %d pods together, want %d", listed, podCount)
+	}
+
+	// Every update is handled, by the owner of the pod's range.
+	for i := range podCount {
+		updated := pod("default", fmt.Sprintf("p%02d", i), "2")
+		updated.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+		if _, err := kube.CoreV1().Pods("default").Update(t.Context(), updated, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "every update handled", func() bool { return log.allAt(podCount, "2") })
+
+	// A clean stop hands a's ranges back; b takes them all.
+	if err := a.Stop(); err != nil {
+		t.Fatalf("a's Stop: %v", err)
+	}
+	waitUntil(t, "b owns every range", func() bool { return len(owned(b)) == testShardRanges })
+	if got := len(mustList(t, regB)); got != podCount {
+		t.Errorf("b's Lister after a left: got %d pods, want %d", got, podCount)
+	}
+	st := b.Status().Sharding
+	if st.Members == nil || !slices.Equal(st.Members, []string{"b"}) || st.ServerSide["pods"] {
+		t.Errorf("b's Status().Sharding: got %+v, want members [b], client-side filtering", st)
+	}
+}
+
+func mustList(t *testing.T, reg *Registration[*corev1.Pod]) []*corev1.Pod {
+	t.Helper()
+	pods, err := reg.Lister().List(nil)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	return pods
+}
+
+func intersect(a, b []int) []int {
+	var both []int
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			both = append(both, x)
+		}
+	}
+	return both
+}
