@@ -318,7 +318,9 @@ type renewalTrackingLock struct {
 
 func (l *renewalTrackingLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
 	record, raw, err := l.Interface.Get(ctx)
-	if err != nil && !apierrors.IsNotFound(err) { // not found: the elector creates it
+	// Not found: the elector creates it. A request cut short by the end of
+	// the election is no error either.
+	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
 		l.failed(err)
 	}
 	return record, raw, err
@@ -330,25 +332,26 @@ func (l *renewalTrackingLock) Create(ctx context.Context, record resourcelock.Le
 	if apierrors.IsAlreadyExists(err) {
 		return err // another replica created it first
 	}
-	l.track(start, record, err)
+	l.track(ctx, start, record, err)
 	return err
 }
 
 func (l *renewalTrackingLock) Update(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
 	start := time.Now()
 	err := l.Interface.Update(ctx, record)
-	l.track(start, record, err)
+	l.track(ctx, start, record, err)
 	return err
 }
 
 // track reports a successful write that keeps this replica the holder (a
 // release writes another holder), or the error of a failed one; a conflict
-// (another replica wrote first) is no error.
-func (l *renewalTrackingLock) track(start time.Time, record resourcelock.LeaderElectionRecord, err error) {
+// (another replica wrote first) is no error, nor a request cut short by the
+// end of the election.
+func (l *renewalTrackingLock) track(ctx context.Context, start time.Time, record resourcelock.LeaderElectionRecord, err error) {
 	switch {
 	case err == nil && record.HolderIdentity == l.Identity():
 		l.renewed(start)
-	case err != nil && !apierrors.IsConflict(err):
+	case err != nil && !apierrors.IsConflict(err) && ctx.Err() == nil:
 		l.failed(err)
 	}
 }
