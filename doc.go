@@ -91,6 +91,25 @@
 // call later. Workers start once the cache has synced; [Informer.Stop]
 // stops taking keys and waits for running calls within the stop timeout.
 //
+// # Leader election
+//
+// [Builder.WithLeaderElection] makes the replicas of a program elect one
+// leader on a coordination.k8s.io Lease, with client-go's leader election
+// ([LeaseIdentity], [LeaseTimings]). Every replica syncs its caches, so
+// that [Lister] reads work on all of them and a new leader starts warm;
+// only the leader runs handlers and reconcile loops. A new leader's handlers get the whole
+// cache as adds ([IsInitialList] true), then the events that follow. A
+// leader starts no callback once its last renewal is older than the renew
+// deadline, before another replica can take the Lease; a callback that is
+// already running is not interrupted. A leader that loses the Lease stops,
+// and [Informer.Run] returns an error wrapping [ErrLeadershipLost]; one
+// that stops cleanly releases the Lease once its callbacks returned, so
+// that another takes over within about a retry period.
+// [Informer.Leading] and [Status].Leadership ([LeadershipStatus]) show the
+// state, including the last error reading or writing the Lease (an
+// identity without get, create and update on leases never leads, and
+// says so there).
+//
 // # Predicates
 //
 // [WithPredicates] filters the events a registration delivers: built-in

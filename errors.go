@@ -233,3 +233,14 @@ func classifyListWatchError(resource string, err error) error {
 	}
 	return lw
 }
+
+// classifyLeaseError wraps err, seen reading or writing the Lease of
+// election, as classifyListWatchError does, with the rights a Lease needs
+// as the hint when it is forbidden.
+func classifyLeaseError(election *electionConfig, err error) error {
+	classified := classifyListWatchError("leases", err)
+	if lw, ok := classified.(*listWatchError); ok && lw.reason == ErrForbidden {
+		lw.hint = "the identity needs get, create and update on leases (coordination.k8s.io) in namespace " + election.namespace
+	}
+	return fmt.Errorf("lease %s: %w", election, classified)
+}

@@ -217,3 +217,43 @@ func ExampleReconcile() {
 	}
 	// Output: reconcile default/web-1 app=web
 }
+
+// Elect a leader among replicas: every replica syncs its cache, only the
+// leader's handlers run. The Lease is released at Stop, so that another
+// replica takes over at once. Against a real cluster, drop WithClients and
+// LeaseIdentity (the default is the host name, the pod's name in a pod,
+// plus a random suffix).
+func ExampleBuilder_WithLeaderElection() {
+	ctx := context.Background()
+	kube := fake.NewClientset(newPod("default", "web-1", "web"))
+
+	handled := make(chan string, 1)
+	b := informer.NewBuilder().WithClients(kube, nil).WithNamespace("default").
+		WithLeaderElection("default", "pod-watcher", informer.LeaseIdentity("replica-1"))
+	informer.Watch(b, informer.Funcs[*corev1.Pod]{
+		OnAdd: func(ctx context.Context, p *corev1.Pod) {
+			handled <- fmt.Sprintf("add %s/%s (initial list: %v)", p.Namespace, p.Name, informer.IsInitialList(ctx))
+		},
+	})
+	inf, err := b.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := inf.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer func() {
+		if err := inf.Stop(); err != nil {
+			fmt.Println("stop:", err)
+		}
+	}()
+	// The first callback comes once this replica leads: the cache as adds.
+	fmt.Println(<-handled)
+	st := inf.Status().Leadership
+	fmt.Printf("leading: %v, lease %s, identity %s\n", inf.Leading(), st.Lease, st.Identity)
+	// Output:
+	// add default/web-1 (initial list: true)
+	// leading: true, lease default/pod-watcher, identity replica-1
+}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -88,6 +89,15 @@ type LeadershipStatus struct {
 	// Lost is set, wrapping [ErrLeadershipLost], once this replica lost
 	// the leadership it held.
 	Lost error
+	// LastError is the last error reading or writing the Lease, classified
+	// as list/watch errors are (errors.Is [ErrForbidden], [ErrUnreachable],
+	// ...) with a hint for the fix, and LastErrorTime when it was seen. A
+	// replica whose identity has no rights on Leases never leads: it
+	// retries every retry period, and LastError says why. Conflicts with
+	// another replica's write are part of the election, not errors. Like
+	// [InformerStatus.LastError], it stays after a later success.
+	LastError     error
+	LastErrorTime time.Time
 }
 
 // election runs client-go's leader election for an Informer and holds the
@@ -109,6 +119,8 @@ type election struct {
 	ended        bool // the elector stopped leading or campaigning
 	lost         error
 	lostCh       chan struct{} // closed when leadership is lost
+	lastErr      error         // the last error reading or writing the Lease
+	lastErrTime  time.Time
 	cancel       context.CancelFunc
 	done         chan struct{} // closed when the elector has returned
 }
@@ -125,6 +137,7 @@ func newElection(config *electionConfig, kube kubernetes.Interface, started func
 			LockConfig: resourcelock.ResourceLockConfig{Identity: config.lease.identity},
 		},
 		renewed: func(start time.Time) { e.renewed.Store(&start) },
+		failed:  e.recordError,
 	}
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:          lock,
@@ -258,6 +271,14 @@ func (e *election) release() {
 	logger.Info("Released the Lease", "lease", e.config.String(), "identity", e.config.lease.identity)
 }
 
+// recordError keeps err, an error of a Lease request, for Status.
+func (e *election) recordError(err error) {
+	err = classifyLeaseError(e.config, err)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lastErr, e.lastErrTime = err, time.Now()
+}
+
 // lostSignal is closed once leadership is lost.
 func (e *election) lostSignal() <-chan struct{} { return e.lostCh }
 
@@ -276,6 +297,9 @@ func (e *election) status() *LeadershipStatus {
 		Leading:  e.leading.Load(),
 		Leader:   e.elector.GetLeader(),
 		Lost:     e.lost,
+
+		LastError:     e.lastErr,
+		LastErrorTime: e.lastErrTime,
 	}
 	if st.Leading {
 		st.LeadingSince = e.leadingSince
@@ -284,30 +308,50 @@ func (e *election) status() *LeadershipStatus {
 }
 
 // renewalTrackingLock is a resourcelock.Interface that reports when each
-// successful acquire or renewal of this replica's leadership began.
+// successful acquire or renewal of this replica's leadership began, and the
+// errors of its requests (client-go's elector only logs them).
 type renewalTrackingLock struct {
 	resourcelock.Interface
 	renewed func(start time.Time)
+	failed  func(err error)
+}
+
+func (l *renewalTrackingLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	record, raw, err := l.Interface.Get(ctx)
+	// Not found: the elector creates it. A request cut short by the end of
+	// the election is no error either.
+	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+		l.failed(err)
+	}
+	return record, raw, err
 }
 
 func (l *renewalTrackingLock) Create(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
 	start := time.Now()
 	err := l.Interface.Create(ctx, record)
-	l.track(start, record, err)
+	if apierrors.IsAlreadyExists(err) {
+		return err // another replica created it first
+	}
+	l.track(ctx, start, record, err)
 	return err
 }
 
 func (l *renewalTrackingLock) Update(ctx context.Context, record resourcelock.LeaderElectionRecord) error {
 	start := time.Now()
 	err := l.Interface.Update(ctx, record)
-	l.track(start, record, err)
+	l.track(ctx, start, record, err)
 	return err
 }
 
 // track reports a successful write that keeps this replica the holder (a
-// release writes another holder).
-func (l *renewalTrackingLock) track(start time.Time, record resourcelock.LeaderElectionRecord, err error) {
-	if err == nil && record.HolderIdentity == l.Identity() {
+// release writes another holder), or the error of a failed one; a conflict
+// (another replica wrote first) is no error, nor a request cut short by the
+// end of the election.
+func (l *renewalTrackingLock) track(ctx context.Context, start time.Time, record resourcelock.LeaderElectionRecord, err error) {
+	switch {
+	case err == nil && record.HolderIdentity == l.Identity():
 		l.renewed(start)
+	case err != nil && !apierrors.IsConflict(err) && ctx.Err() == nil:
+		l.failed(err)
 	}
 }

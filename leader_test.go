@@ -10,8 +10,10 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
@@ -347,5 +349,61 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s: not within %v", what, waitBound)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLeaderElectionLeaseErrorsInStatus(t *testing.T) {
+	tests := []struct {
+		name     string
+		verb     string // the request that fails
+		err      error
+		want     error
+		wantText string
+	}{
+		{
+			name: "no right to get",
+			verb: "get",
+			err: apierrors.NewForbidden(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, testLeaseName,
+				errors.New(`User "nobody" cannot get resource "leases"`)),
+			want:     ErrForbidden,
+			wantText: "needs get, create and update on leases (coordination.k8s.io) in namespace " + testLeaseNamespace,
+		},
+		{
+			name: "no right to create",
+			verb: "create",
+			err: apierrors.NewForbidden(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, testLeaseName,
+				errors.New(`User "nobody" cannot create resource "leases"`)),
+			want:     ErrForbidden,
+			wantText: "lease " + testLeaseNamespace + "/" + testLeaseName,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kube := fake.NewClientset(pod("default", "a", "1"))
+			kube.PrependReactor(tt.verb, "leases", func(clienttesting.Action) (bool, runtime.Object, error) {
+				return true, nil, tt.err
+			})
+			r := newReplica(t, kube, "a")
+			t.Cleanup(func() { _ = r.inf.Stop() })
+			if err := r.inf.Start(t.Context()); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			waitUntil(t, "Status().Leadership.LastError is set", func() bool {
+				return r.inf.Status().Leadership.LastError != nil
+			})
+			st := r.inf.Status().Leadership
+			if !errors.Is(st.LastError, tt.want) || !strings.Contains(st.LastError.Error(), tt.wantText) {
+				t.Errorf("Status().Leadership.LastError: got %v, want errors.Is %v and a message containing %q", st.LastError, tt.want, tt.wantText)
+			}
+			if st.LastErrorTime.IsZero() {
+				t.Error("Status().Leadership.LastErrorTime: got zero, want the time of the error")
+			}
+			if st.Leading || r.inf.Leading() {
+				t.Errorf("Leading: got Status %v, Leading() %v, want false", st.Leading, r.inf.Leading())
+			}
+			if stats := r.reg.Stats(); stats.Delivered != 0 {
+				t.Errorf("handler of a replica that cannot lead: %d callbacks, want 0", stats.Delivered)
+			}
+		})
 	}
 }

@@ -24,7 +24,9 @@
 // Labels hold names chosen by the program, never object names: resource is
 // the informer's resource as in [informer.InformerStatus] ("pods"),
 // handler a registration's name ([informer.WithName], else "pods#1"),
-// reconciler and name a reconcile loop's name.
+// reconciler and name a reconcile loop's name, lease the Lease's
+// namespace/name and identity this replica's identity in it
+// ([informer.LeadershipStatus]).
 //
 //	name                                                   type       labels                    meaning
 //	informer_objects_received_total                        counter    resource                  objects received from the API server, list items and watch events alike
@@ -49,6 +51,7 @@
 //	informer_stale_seconds                                 gauge      resource                  while stale (informer.Builder.WithStalenessBound), seconds since the last watch ended; else 0
 //	informer_last_error                                    gauge      resource, reason          1 for the reason of the last list/watch error; no series before the first error
 //	informer_last_error_timestamp_seconds                  gauge      resource                  Unix time of the last list/watch error; no series before the first error
+//	informer_leader_election_leading                       gauge      lease, identity           1 while this replica leads, else 0; only with informer.Builder.WithLeaderElection
 //
 // The reason label is forbidden, unauthorized, not_found, unreachable,
 // untrusted ([informer.ErrForbidden], [informer.ErrUnauthorized],
@@ -61,7 +64,7 @@
 // k8s.io/client-go/util/workqueue.MetricsProvider), named as Kubernetes and
 // controller-runtime name theirs, under the informer_ prefix.
 //
-// The last six gauges are read from [informer.Informer.Status] when
+// The last seven gauges are read from [informer.Informer.Status] when
 // Prometheus scrapes, by a collector: no goroutine runs between scrapes,
 // and a scrape lists the cache keys of each informer to count them.
 package metrics

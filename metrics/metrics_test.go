@@ -372,3 +372,50 @@ func TestReason(t *testing.T) {
 		})
 	}
 }
+
+func TestLeaderElectionLeadingGauge(t *testing.T) {
+	tests := []struct {
+		name     string
+		election bool
+		want     string // the series of informer_leader_election_leading
+	}{
+		{name: "without leader election", election: false, want: ""},
+		{name: "leading", election: true, want: `
+# HELP informer_leader_election_leading 1 while this replica leads (runs handlers and reconcile loops), else 0; only with informer.Builder.WithLeaderElection.
+# TYPE informer_leader_election_leading gauge
+informer_leader_election_leading{identity="replica-1",lease="kube-system/metrics-test"} 1
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m, err := New(reg)
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			b := informer.NewBuilder().WithClients(fake.NewClientset(pod("default", "a")), nil)
+			if tt.election {
+				b.WithLeaderElection("kube-system", "metrics-test", informer.LeaseIdentity("replica-1"),
+					informer.LeaseTimings(time.Second, 600*time.Millisecond, 100*time.Millisecond))
+			}
+			informer.Watch(b, informer.Funcs[*corev1.Pod]{})
+			inf := start(t, b, m)
+			if tt.election {
+				waitFor(t, "leading", inf.Leading)
+			}
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(tt.want), "informer_leader_election_leading"); err != nil {
+				t.Error(err)
+			}
+			if err := inf.Stop(); err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			if !tt.election {
+				return
+			}
+			want := strings.Replace(tt.want, "} 1", "} 0", 1)
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "informer_leader_election_leading"); err != nil {
+				t.Errorf("after Stop: %v", err)
+			}
+		})
+	}
+}

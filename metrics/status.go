@@ -22,6 +22,7 @@ type statusCollector struct {
 	staleSeconds       *prometheus.Desc
 	lastError          *prometheus.Desc
 	lastErrorTimestamp *prometheus.Desc
+	leading            *prometheus.Desc
 	now                func() time.Time // time.Now; a test sets a fixed time
 }
 
@@ -41,13 +42,16 @@ func newStatusCollector() *statusCollector {
 			[]string{"resource", "reason"}, nil),
 		lastErrorTimestamp: prometheus.NewDesc("informer_last_error_timestamp_seconds",
 			"Unix time of the last list/watch error; no series before the first error.", resource, nil),
+		leading: prometheus.NewDesc("informer_leader_election_leading",
+			"1 while this replica leads (runs handlers and reconcile loops), else 0; only with informer.Builder.WithLeaderElection.",
+			[]string{"lease", "identity"}, nil),
 		now: time.Now,
 	}
 }
 
 // Describe implements [prometheus.Collector].
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.cachedObjects, c.synced, c.watching, c.staleSeconds, c.lastError, c.lastErrorTimestamp} {
+	for _, d := range []*prometheus.Desc{c.cachedObjects, c.synced, c.watching, c.staleSeconds, c.lastError, c.lastErrorTimestamp, c.leading} {
 		ch <- d
 	}
 }
@@ -59,8 +63,12 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	now := c.now()
+	status := inf.Status()
+	if l := status.Leadership; l != nil {
+		ch <- prometheus.MustNewConstMetric(c.leading, prometheus.GaugeValue, boolValue(l.Leading), l.Lease, l.Identity)
+	}
 	seen := map[string]bool{}
-	for _, st := range inf.Status().Informers {
+	for _, st := range status.Informers {
 		if seen[st.Resource] { // never a duplicate series, which would fail the whole scrape
 			continue
 		}
