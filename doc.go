@@ -110,6 +110,24 @@
 // identity without get, create and update on leases never leads, and
 // says so there).
 //
+// # Sharding
+//
+// [Builder.WithSharding] makes this replica a member of a shard group on
+// coordination.k8s.io Leases, and [Sharded] registrations split their
+// objects across the group's live members by a hash of the UID
+// ([ShardByUID]) or the namespace ([ShardByNamespace]). A replica caches
+// and handles only the hash ranges it owns; a range moves to a new owner
+// only after the old one stopped its handlers for it and their callbacks
+// returned, or after the old owner's Lease expired, so no two live
+// replicas run callbacks for one object at once. With the API server's
+// ShardedListAndWatch gate, each range is listed and watched with a
+// shardSelector and the server sends only that range; without it, the
+// replica filters on arrival ([ShardingStatus].ServerSide says which).
+// Handlers receive an arriving range's objects as adds ([IsInitialList]
+// true); a leaving range's cache is dropped without deletes. SCALING.md
+// in the repository has the protocol, its guarantees and its limits.
+// Sharded reconcile loops are not supported yet.
+//
 // # Predicates
 //
 // [WithPredicates] filters the events a registration delivers: built-in

@@ -28,6 +28,9 @@ var ErrRemoved = errors.New("informer: registration removed")
 // that was never attached (before [Builder.Build], or one that failed)
 // cannot be removed: Remove returns an error.
 func (r *Registration[T]) Remove(ctx context.Context) error {
+	if r.opts.shardKey != "" {
+		return fmt.Errorf("informer: remove %s: sharded registrations cannot be removed yet", r.key)
+	}
 	r.mu.Lock()
 	res, handle, err := r.res, r.handle, r.err
 	if res != nil {

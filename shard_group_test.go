@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -201,4 +202,52 @@ func intersect(a, b []int) []int {
 		}
 	}
 	return both
+}
+
+func TestShardingBadInput(t *testing.T) {
+	kube := fake.NewClientset()
+	noop := func(context.Context, Request[*corev1.Pod]) (Result, error) { return Result{}, nil }
+	tests := []struct {
+		name  string
+		build func() error
+		want  string
+	}{
+		{name: "Sharded without WithSharding", build: func() error {
+			b := NewBuilder().WithClients(kube, nil)
+			Watch(b, Funcs[*corev1.Pod]{}, Sharded(ShardByUID))
+			_, err := b.Build()
+			return err
+		}, want: "Sharded needs Builder.WithSharding"},
+		{name: "unknown key", build: func() error {
+			b := NewBuilder().WithClients(kube, nil).WithSharding("ns", "group")
+			Watch(b, Funcs[*corev1.Pod]{}, Sharded("object.metadata.name"))
+			_, err := b.Build()
+			return err
+		}, want: `unknown key "object.metadata.name"`},
+		{name: "too many ranges", build: func() error {
+			_, err := NewBuilder().WithClients(kube, nil).WithSharding("ns", "group", ShardRanges(2000)).Build()
+			return err
+		}, want: "2000 ranges: want 1 to 1024"},
+		{name: "with leader election", build: func() error {
+			_, err := NewBuilder().WithClients(kube, nil).WithSharding("ns", "group").WithLeaderElection("ns", "lock").Build()
+			return err
+		}, want: "exclude each other"},
+		{name: "sharded reconcile loop", build: func() error {
+			b := NewBuilder().WithClients(kube, nil).WithSharding("ns", "group")
+			Reconcile(b, noop, Sharded(ShardByUID))
+			_, err := b.Build()
+			return err
+		}, want: "Sharded reconcile loops are not supported yet"},
+		{name: "no typed client", build: func() error {
+			_, err := NewBuilder().WithClients(nil, nil).WithSharding("ns", "group").Build()
+			return err
+		}, want: "WithSharding needs a typed client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.build(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Build: got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
 }

@@ -177,7 +177,6 @@ func (h rangeHandler[T]) OnDelete(deleted cache.DeletedObject[T]) {
 		// A tombstone without the object: its key is all there is, and the
 		// range cannot be told. The range's informer had the object, so
 		// with a server that filters it is the range's.
-		obj = newObjectNamed[T](deleted.GetNamespace(), deleted.GetName())
 		h.r.sharded.serial.Lock()
 		if !h.gate() {
 			h.r.sharded.serial.Unlock()
