@@ -126,13 +126,19 @@ func (f *factories) newInformer(key resourceKey, tracker *currency) (cache.Share
 	}), nil
 }
 
-// list makes one LIST of key's resource in key's scope, with opts.
+// list makes one LIST of key's resource in key's scope, with opts; a
+// ShardSelector in opts is kept (the shard probe sets one on a key
+// without).
 func (f *factories) list(ctx context.Context, key resourceKey, opts metav1.ListOptions) (runtime.Object, error) {
 	funcs, _, _, err := f.listWatchFuncs(key)
 	if err != nil {
 		return nil, err
 	}
+	shardSelector := opts.ShardSelector
 	selectors(key.scope)(&opts)
+	if shardSelector != "" {
+		opts.ShardSelector = shardSelector
+	}
 	return funcs.list(ctx, opts)
 }
 
