@@ -126,7 +126,7 @@
 // Handlers receive an arriving range's objects as adds ([IsInitialList]
 // true); a leaving range's cache is dropped without deletes. SCALING.md
 // in the repository has the protocol, its guarantees and its limits.
-// Sharded reconcile loops are not supported yet.
+// Sharded reconcile loops reconcile the keys of owned ranges only.
 //
 // # Predicates
 //

@@ -87,7 +87,7 @@ func (i *Informer) attach(reg registration) error {
 		if i.shards == nil || !ok {
 			return fmt.Errorf("informer: watch %s: Sharded needs Builder.WithSharding", reg.resourceKey(i.settings.scope()))
 		}
-		reg.bindShards(i.shards.config.ranges)
+		reg.bindShards(i.shards.config.ranges, i.shards.open)
 		i.shards.add(sharded)
 		return nil
 	}
@@ -109,7 +109,7 @@ func (i *Informer) attach(reg registration) error {
 func (i *Informer) handlerEnv() handlerEnv {
 	env := handlerEnv{contexts: i.contexts, crash: i.settings.crashOnPanic, hooks: i.settings.hooks}
 	if i.election != nil {
-		env.gate = i.election.allows
+		env.gate = i.election.admit
 		env.deferred = !i.leaderActive
 	}
 	return env
@@ -468,7 +468,7 @@ func (i *Informer) startLeading() {
 		}
 	}
 	for _, r := range i.runners {
-		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks, i.election.allows)
+		r.start(i.runCtx, i.workCtx, i.settings.crashOnPanic, i.settings.hooks, i.election.admit)
 	}
 }
 

@@ -110,6 +110,7 @@ type election struct {
 	// others count the lease duration from a moment after it.
 	renewed atomic.Pointer[time.Time]
 	leading atomic.Bool
+	signal  atomic.Pointer[chan struct{}] // closed and replaced at each renewal and at the end
 	// since returns the time elapsed since t (time.Since; a fake in tests).
 	since func(t time.Time) time.Duration
 
@@ -130,14 +131,19 @@ type election struct {
 // leadership it held.
 func newElection(config *electionConfig, kube kubernetes.Interface, started func(), lost func(error)) (*election, error) {
 	e := &election{config: config, since: time.Since, lostCh: make(chan struct{})}
+	signal := make(chan struct{})
+	e.signal.Store(&signal)
 	lock := &renewalTrackingLock{
 		Interface: &resourcelock.LeaseLock{
 			LeaseMeta:  metav1.ObjectMeta{Namespace: config.namespace, Name: config.name},
 			Client:     kube.CoordinationV1(),
 			LockConfig: resourcelock.ResourceLockConfig{Identity: config.lease.identity},
 		},
-		renewed: func(start time.Time) { e.renewed.Store(&start) },
-		failed:  e.recordError,
+		renewed: func(start time.Time) {
+			e.renewed.Store(&start)
+			e.wake()
+		},
+		failed: e.recordError,
 	}
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:          lock,
@@ -170,6 +176,7 @@ func newElection(config *electionConfig, kube kubernetes.Interface, started func
 				e.lost = err
 				close(e.lostCh)
 				e.mu.Unlock()
+				e.wake()
 				lost(err)
 			},
 		},
@@ -181,10 +188,35 @@ func newElection(config *electionConfig, kube kubernetes.Interface, started func
 	return e, nil
 }
 
-// allows reports whether handlers and reconcile loops may start a call:
-// this replica leads and its last renewal is younger than the renew
-// deadline. It is called before every callback, so it reads two atomics
-// and the clock.
+// admit is the gate handlers and reconcile loops ask before each call: it
+// returns true when this replica leads and its last renewal is younger
+// than the renew deadline (two atomics and the clock), false once it does
+// not lead. While it leads with an older renewal, it waits: the next
+// successful renewal proves that no other replica took the Lease (the
+// Lease is only ever taken by compare-and-swap), and a failed one ends the
+// leadership. So an event is neither handled without the proof nor
+// dropped while the leadership goes on.
+func (e *election) admit() bool {
+	for {
+		signal := e.signal.Load() // before the checks: a wake after them is seen
+		if !e.leading.Load() {
+			return false
+		}
+		if e.allows() {
+			return true
+		}
+		<-*signal
+	}
+}
+
+// wake wakes the calls waiting in admit, to check again.
+func (e *election) wake() {
+	next := make(chan struct{})
+	close(*e.signal.Swap(&next))
+}
+
+// allows reports, without waiting, whether this replica leads and its
+// last renewal is younger than the renew deadline.
 func (e *election) allows() bool {
 	if !e.leading.Load() {
 		return false
@@ -217,6 +249,7 @@ func (e *election) closeGate() {
 	defer e.mu.Unlock()
 	e.ended = true
 	e.leading.Store(false)
+	e.wake()
 }
 
 // stop ends the election and waits for it, then releases the Lease if

@@ -20,8 +20,13 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// Short lease timings for tests: the Lease counts whole seconds.
-var testLeaseTimings = LeaseTimings(time.Second, 600*time.Millisecond, 100*time.Millisecond)
+// Lease timings for tests: short ones where a test waits for a loss (the
+// Lease counts whole seconds), and generous ones elsewhere, so that a
+// loaded machine does not end a leadership the test relies on.
+var (
+	testLeaseTimings     = LeaseTimings(time.Second, 600*time.Millisecond, 100*time.Millisecond)
+	testSafeLeaseTimings = LeaseTimings(5*time.Second, 4*time.Second, 100*time.Millisecond)
+)
 
 const (
 	testLeaseNamespace = "kube-system"
@@ -37,11 +42,11 @@ type replica struct {
 	events chan event
 }
 
-func newReplica(t *testing.T, kube *fake.Clientset, id string) *replica {
+func newReplica(t *testing.T, kube *fake.Clientset, id string, timings LeaseOption) *replica {
 	t.Helper()
 	r := &replica{id: id, events: make(chan event, 100)}
 	b := NewBuilder().WithClients(kube, nil).
-		WithLeaderElection(testLeaseNamespace, testLeaseName, LeaseIdentity(id), testLeaseTimings)
+		WithLeaderElection(testLeaseNamespace, testLeaseName, LeaseIdentity(id), timings)
 	r.reg = Watch(b, recordingFuncs[*corev1.Pod](r.events))
 	inf, err := b.Build()
 	if err != nil {
@@ -87,7 +92,7 @@ func firstLeader(t *testing.T, replicas ...*replica) (*replica, event) {
 
 func TestLeaderElectionOnlyTheLeaderHandlesAndCleanStopHandsOver(t *testing.T) {
 	kube := fake.NewClientset(pod("default", "a", "1"))
-	a, b := newReplica(t, kube, "a"), newReplica(t, kube, "b")
+	a, b := newReplica(t, kube, "a", testSafeLeaseTimings), newReplica(t, kube, "b", testSafeLeaseTimings)
 	for _, r := range []*replica{a, b} {
 		t.Cleanup(func() { _ = r.inf.Stop() })
 		if err := r.inf.Start(t.Context()); err != nil {
@@ -159,7 +164,7 @@ func TestLeaderElectionLostLeadershipEndsRun(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	a := newReplica(t, kube, "a")
+	a := newReplica(t, kube, "a", testLeaseTimings)
 	runErr := make(chan error, 1)
 	go func() { runErr <- a.inf.Run(t.Context()) }()
 	if e := nextEvent(t, a.events); e.kind != "add" {
@@ -315,7 +320,7 @@ func TestLeaderElectionReconcileRunsOnTheLeaderOnly(t *testing.T) {
 	calls := make(chan reconciled, 100)
 	start := func(id string) *Informer {
 		b := NewBuilder().WithClients(kube, nil).
-			WithLeaderElection(testLeaseNamespace, testLeaseName, LeaseIdentity(id), testLeaseTimings)
+			WithLeaderElection(testLeaseNamespace, testLeaseName, LeaseIdentity(id), testSafeLeaseTimings)
 		Reconcile(b, func(_ context.Context, req Request[*corev1.Pod]) (Result, error) {
 			calls <- reconciled{id, req.String()}
 			return Result{}, nil
@@ -386,7 +391,7 @@ func TestLeaderElectionLeaseErrorsInStatus(t *testing.T) {
 			kube.PrependReactor(tt.verb, "leases", func(clienttesting.Action) (bool, runtime.Object, error) {
 				return true, nil, tt.err
 			})
-			r := newReplica(t, kube, "a")
+			r := newReplica(t, kube, "a", testLeaseTimings)
 			t.Cleanup(func() { _ = r.inf.Stop() })
 			if err := r.inf.Start(t.Context()); err != nil {
 				t.Fatalf("Start: %v", err)
@@ -406,6 +411,58 @@ func TestLeaderElectionLeaseErrorsInStatus(t *testing.T) {
 			}
 			if stats := r.reg.Stats(); stats.Delivered != 0 {
 				t.Errorf("handler of a replica that cannot lead: %d callbacks, want 0", stats.Delivered)
+			}
+		})
+	}
+}
+
+func TestLeaderElectionGateWaitsForRenewalWhileLeading(t *testing.T) {
+	config := &electionConfig{namespace: "ns", name: "lock", lease: leaseConfig{
+		identity: "a", leaseDuration: 15 * time.Second, renewDeadline: 10 * time.Second, retryPeriod: 2 * time.Second,
+	}}
+	newStale := func(t *testing.T) *election {
+		e, err := newElection(config, fake.NewClientset(), func() {}, func(error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-time.Minute)
+		e.renewed.Store(&old)
+		e.leading.Store(true)
+		return e
+	}
+	tests := []struct {
+		name string
+		then func(e *election)
+		want bool
+	}{
+		// A late but successful renewal proves the Lease is still ours:
+		// the waiting callback runs, the event is not dropped.
+		{name: "renewal succeeds", then: func(e *election) {
+			now := time.Now()
+			e.renewed.Store(&now)
+			e.wake()
+		}, want: true},
+		// The leadership ends (a clean stop, or a loss): nothing runs.
+		{name: "leadership ends", then: func(e *election) { e.closeGate() }, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newStale(t)
+			admitted := make(chan bool, 1)
+			go func() { admitted <- e.admit() }()
+			select {
+			case got := <-admitted:
+				t.Fatalf("admit with an old renewal returned %v at once, want it to wait", got)
+			case <-time.After(50 * time.Millisecond): // still waiting: an absence can only be checked for a while
+			}
+			tt.then(e)
+			select {
+			case got := <-admitted:
+				if got != tt.want {
+					t.Errorf("admit: got %v, want %v", got, tt.want)
+				}
+			case <-time.After(waitBound):
+				t.Fatal("admit did not return")
 			}
 		})
 	}

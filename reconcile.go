@@ -150,6 +150,7 @@ type Reconciler[T Object] struct {
 	crash     bool
 	hooks     Hooks
 	gate      func() bool // see runner.start
+	work      rangeWork   // sharded loops: reconciles running per range
 	workers   sync.WaitGroup
 	waitOnce  sync.Once
 	owner     *Informer // set once attached, for Remove
@@ -211,6 +212,9 @@ func newReconciler[T Object](b *Builder, key resourceKey, keyErr error, fn Recon
 		OnUpdate: func(_ context.Context, _, obj T) { rc.enqueue(obj, false) },
 		OnDelete: func(_ context.Context, obj T) { rc.enqueue(obj, true) },
 	}, opts, true)
+	rc.reg.mu.Lock()
+	rc.reg.rangeDrain = rc.drainRange
+	rc.reg.mu.Unlock()
 	if b != nil && rc.reg.Err() == nil {
 		b.addRunner(rc)
 	}

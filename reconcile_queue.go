@@ -152,6 +152,17 @@ func (rc *Reconciler[T]) processNext(ctx context.Context) bool {
 	rc.mu.Lock()
 	enqueue := rc.pending[key]
 	rc.mu.Unlock()
+	if rc.reg.sharded != nil {
+		rng, owned := rc.enterRange(key)
+		if !owned {
+			// Another replica's now (or not known here): its owner
+			// reconciles it from the state it receives with the range.
+			rc.queue.Forget(key)
+			rc.finish(key, enqueue)
+			return true
+		}
+		defer rc.exitRange(rng)
+	}
 	rc.inFlight.Add(1)
 	start := time.Now()
 	result, panicked, err := rc.call(ctx, key)

@@ -1,6 +1,7 @@
 package informer
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sync"
@@ -45,8 +46,11 @@ type Registration[T Object] struct {
 	seen atomic.Int64
 	late bool
 
-	// sharded is set for a [Sharded] registration (see shard_registration.go).
-	sharded *shardedState
+	// sharded is set for a [Sharded] registration (see shard_registration.go);
+	// rangeDrain, set for a reconcile loop's, waits for its reconciles of a
+	// range that is leaving.
+	sharded    *shardedState
+	rangeDrain func(ctx context.Context, rng int) error
 }
 
 // registration is the untyped view of a [Registration] used by the builder
@@ -60,7 +64,7 @@ type registration interface {
 	fail(err error)
 	syncedChecker() cache.DoneChecker
 	shardKey() ShardKey
-	bindShards(ranges int)
+	bindShards(ranges int, open func(rng int) bool)
 	displayName() string
 	running() bool
 	optional() bool
@@ -236,10 +240,10 @@ func (r *Registration[T]) optional() bool { return r.opts.optional }
 func (r *Registration[T]) shardKey() ShardKey { return r.opts.shardKey }
 
 // bindShards prepares a sharded registration for its ranges.
-func (r *Registration[T]) bindShards(ranges int) {
+func (r *Registration[T]) bindShards(ranges int, open func(rng int) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sharded = &shardedState{key: shard.Key(r.opts.shardKey), ranges: ranges, attached: map[int]rangeAttachment{}}
+	r.sharded = &shardedState{key: shard.Key(r.opts.shardKey), ranges: ranges, open: open, attached: map[int]rangeAttachment{}}
 }
 
 func (r *Registration[T]) running() bool {

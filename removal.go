@@ -52,6 +52,9 @@ func (r *Registration[T]) Remove(ctx context.Context) error {
 // calls finish, queued keys are abandoned, see [Reconciler.Abandoned]),
 // then its registration is removed as by [Registration.Remove].
 func (rc *Reconciler[T]) Remove(ctx context.Context) error {
+	if rc.reg.opts.shardKey != "" {
+		return fmt.Errorf("informer: remove %s: sharded reconcile loops cannot be removed yet", rc.reg.key)
+	}
 	rc.mu.Lock()
 	owner := rc.owner
 	rc.mu.Unlock()

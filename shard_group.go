@@ -3,6 +3,7 @@ package informer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -128,10 +129,15 @@ func (g *shardGroup) add(reg sharded) {
 	g.regs = append(g.regs, reg)
 }
 
-// gate returns the gate of range rng: open while the range is active here
-// and this replica's membership is current.
+// gate returns the gate of range rng (see open).
 func (g *shardGroup) gate(rng int) func() bool {
-	return func() bool { return g.active[rng].Load() && g.current() }
+	return func() bool { return g.open(rng) }
+}
+
+// open reports whether range rng's gate is open: the range is active here
+// and this replica's membership is current.
+func (g *shardGroup) open(rng int) bool {
+	return g.active[rng].Load() && g.current()
 }
 
 // current reports whether the last renewal is younger than the renew
@@ -226,23 +232,31 @@ func (g *shardGroup) observe(obj any, deleted bool) {
 }
 
 // renewals creates this replica's Lease, then renews it every retry
-// period until ctx ends. Once a renewal is older than the renew deadline,
-// the membership is lost: the gates are closed and the Informer stops.
+// period until ctx ends. The membership is lost once the last successful
+// renewal is older than the renew deadline, whether the next one fails or
+// succeeds: meanwhile the others may have judged this replica dead and
+// taken its ranges (the owners Lease is another object than the one
+// renewed, so a late renewal proves nothing), and the gates are closed.
+// The Informer then stops.
 func (g *shardGroup) renewals(ctx, runCtx context.Context) {
 	ticker := time.NewTicker(g.config.lease.retryPeriod)
 	defer ticker.Stop()
 	for {
+		wasCurrent := g.renewed.Load() == nil || g.current()
 		err := g.renew(ctx)
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
+		if ctx.Err() != nil {
 			return
-		default:
+		}
+		if err != nil {
 			klog.FromContext(ctx).V(2).Info("Could not renew the shard Lease", "group", g.name(), "err", err)
-			if renewed := g.renewed.Load(); renewed != nil && !g.current() && runCtx.Err() == nil {
-				g.lose(fmt.Errorf("%w: group %s: Lease not renewed within %v: %w", ErrMembershipLost, g.name(), g.config.lease.renewDeadline, err))
-				return
+		}
+		if g.renewed.Load() != nil && (!wasCurrent || !g.current()) && runCtx.Err() == nil {
+			cause := err
+			if cause == nil {
+				cause = errors.New("renewals were late")
 			}
+			g.lose(fmt.Errorf("%w: group %s: Lease not renewed within %v: %w", ErrMembershipLost, g.name(), g.config.lease.renewDeadline, cause))
+			return
 		}
 		select {
 		case <-ctx.Done():

@@ -24,6 +24,11 @@ import (
 
 const testShardRanges = 8
 
+// testShardTimings: a generous renew deadline, so that a loaded machine
+// does not make a replica lose its membership; handovers and clean leaves
+// do not wait for leases to expire.
+var testShardTimings = LeaseTimings(5*time.Second, 4*time.Second, 100*time.Millisecond)
+
 // shardLog records the callbacks of every replica of a test group and
 // fails the test when two replicas run callbacks of one range at once.
 type shardLog struct {
@@ -128,7 +133,7 @@ func casLeases(kube *fake.Clientset) {
 func startShardReplica(t *testing.T, kube *fake.Clientset, log *shardLog, id string) (*Informer, *Registration[*corev1.Pod]) {
 	t.Helper()
 	b := NewBuilder().WithClients(kube, nil).
-		WithSharding("kube-system", "test-group", ShardRanges(testShardRanges), ShardLease(LeaseIdentity(id), testLeaseTimings))
+		WithSharding("kube-system", "test-group", ShardRanges(testShardRanges), ShardLease(LeaseIdentity(id), testShardTimings))
 	reg := Watch(b, log.funcs(id), Sharded(ShardByUID))
 	inf := buildAndStart(t, b)
 	return inf, reg
@@ -206,7 +211,6 @@ func intersect(a, b []int) []int {
 
 func TestShardingBadInput(t *testing.T) {
 	kube := fake.NewClientset()
-	noop := func(context.Context, Request[*corev1.Pod]) (Result, error) { return Result{}, nil }
 	tests := []struct {
 		name  string
 		build func() error
@@ -232,12 +236,6 @@ func TestShardingBadInput(t *testing.T) {
 			_, err := NewBuilder().WithClients(kube, nil).WithSharding("ns", "group").WithLeaderElection("ns", "lock").Build()
 			return err
 		}, want: "exclude each other"},
-		{name: "sharded reconcile loop", build: func() error {
-			b := NewBuilder().WithClients(kube, nil).WithSharding("ns", "group")
-			Reconcile(b, noop, Sharded(ShardByUID))
-			_, err := b.Build()
-			return err
-		}, want: "Sharded reconcile loops are not supported yet"},
 		{name: "no typed client", build: func() error {
 			_, err := NewBuilder().WithClients(nil, nil).WithSharding("ns", "group").Build()
 			return err
@@ -250,4 +248,75 @@ func TestShardingBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestShardedReconcileRunsKeysOfOwnedRangesOnly(t *testing.T) {
+	const podCount = 40
+	kube := fake.NewClientset(shardedPods(podCount)...)
+	casLeases(kube)
+	log := newShardLog(t)
+	start := func(id string) (*Informer, *Reconciler[*corev1.Pod]) {
+		b := NewBuilder().WithClients(kube, nil).
+			WithSharding("kube-system", "test-group", ShardRanges(testShardRanges), ShardLease(LeaseIdentity(id), testShardTimings))
+		handle := log.funcs(id).OnAdd
+		rc := Reconcile(b, func(ctx context.Context, req Request[*corev1.Pod]) (Result, error) {
+			p, err := req.Get()
+			if err != nil {
+				return Result{}, nil // deleted: nothing to do
+			}
+			handle(ctx, p)
+			return Result{}, nil
+		}, Sharded(ShardByUID), Workers(3))
+		return buildAndStart(t, b), rc
+	}
+	a, _ := start("a")
+	waitUntil(t, "a owns every range", func() bool { return len(owned(a)) == testShardRanges })
+	waitUntil(t, "every pod reconciled", func() bool { return log.allAt(podCount, "1") })
+
+	b, _ := start("b")
+	waitUntil(t, "a and b own half each", func() bool {
+		return len(owned(a)) == testShardRanges/2 && len(owned(b)) == testShardRanges/2
+	})
+	for i := range podCount {
+		updated := pod("default", fmt.Sprintf("p%02d", i), "2")
+		updated.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+		if _, err := kube.CoreV1().Pods("default").Update(t.Context(), updated, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "every update reconciled", func() bool {
+		if log.allAt(podCount, "2") {
+			return true
+		}
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		for i := range podCount {
+			if name := fmt.Sprintf("p%02d", i); log.last[name] != "2" {
+				t.Logf("%s range %d last %q handled %v; a owns %v, b owns %v", name, shard.ObjectRange(podWithUID(name), shard.ByUID, testShardRanges), log.last[name], log.handled[name], owned(a), owned(b))
+			}
+		}
+		return false
+	})
+	log.mu.Lock()
+	for name, byReplica := range log.handled {
+		rng := shard.ObjectRange(podWithUID(name), shard.ByUID, testShardRanges)
+		if byReplica["b"] > 0 && !slices.Contains(owned(b), rng) && !slices.Contains(owned(a), rng) {
+			t.Errorf("pod %s (range %d) reconciled by b, which does not own it", name, rng)
+		}
+	}
+	log.mu.Unlock()
+
+	if err := a.Stop(); err != nil {
+		t.Fatalf("a's Stop: %v", err)
+	}
+	waitUntil(t, "b owns every range", func() bool { return len(owned(b)) == testShardRanges })
+}
+
+// podWithUID returns a pod named like shardedPods' with its UID.
+func podWithUID(name string) *corev1.Pod {
+	var i int
+	_, _ = fmt.Sscanf(name, "p%02d", &i)
+	p := pod("default", name, "")
+	p.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+	return p
 }

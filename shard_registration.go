@@ -20,6 +20,8 @@ import (
 type shardedState struct {
 	key    shard.Key
 	ranges int
+	// open reports whether this replica owns a range now (its gate).
+	open func(rng int) bool
 	// serial keeps the callbacks of the registration one at a time across
 	// its ranges' handlers, as for any registration.
 	serial sync.Mutex
@@ -91,7 +93,15 @@ func (r *Registration[T]) detachRange(ctx context.Context, rng int) error {
 		return fmt.Errorf("informer: %s: removing the handler of range %d: %w", r.displayName(), rng, err)
 	}
 	if shutdown, ok := att.handle.(interface{ ShutdownChan() <-chan struct{} }); ok {
-		return waitDone(ctx, shutdown.ShutdownChan())
+		if err := waitDone(ctx, shutdown.ShutdownChan()); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	drain := r.rangeDrain
+	r.mu.Unlock()
+	if drain != nil {
+		return drain(ctx, rng)
 	}
 	return nil
 }

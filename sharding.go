@@ -93,15 +93,18 @@ type shardingConfig struct {
 // range are delivered to the handlers of only the replica that owns it;
 // callbacks of one registration still run one at a time.
 //
-// A replica that cannot renew its Lease within the renew deadline starts
-// no callback any more; it then stops, and [Informer.Run] returns an error
-// wrapping [ErrMembershipLost]. A replica that stops cleanly hands its
+// A replica whose last successful renewal is older than the renew
+// deadline starts no callback any more, even if a later renewal succeeds
+// (others may have taken its ranges meanwhile); it stops, and
+// [Informer.Run] returns an error wrapping [ErrMembershipLost]. A replica that stops cleanly hands its
 // ranges back before it returns.
 //
 // The identity needs get, list, watch, create, update and delete on leases
 // in namespace. Handlers of the same registration never see an object of
 // a range this replica does not own, even when the server ignores the
 // shardSelector (the gate is off): each object is checked on arrival.
+// [Reconcile] loops with Sharded reconcile the keys of owned ranges only,
+// and a range is handed over once no reconcile of it runs here.
 // WithSharding needs a typed client, and excludes WithLeaderElection.
 func (b *Builder) WithSharding(namespace, group string, opts ...ShardingOption) *Builder {
 	return b.update("WithSharding", func() error {

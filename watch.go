@@ -51,9 +51,6 @@ func register[T Object](b *Builder, key resourceKey, keyErr error, funcs Funcs[T
 	if r.opts.reconcile.set && !reconciling && r.opts.err == nil {
 		r.opts.err = fmt.Errorf("informer: watch %s: Workers, MaxRetries and RateLimiter apply to Reconcile registrations only", key)
 	}
-	if r.opts.shardKey != "" && reconciling && r.opts.err == nil {
-		r.opts.err = fmt.Errorf("informer: reconcile %s: Sharded reconcile loops are not supported yet; use Sharded with Watch", key)
-	}
 	if keyErr != nil && r.opts.err == nil {
 		r.opts.err = keyErr
 	}
