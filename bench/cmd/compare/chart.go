@@ -109,7 +109,7 @@ type panel struct {
 var chartPanels = []panel{
 	{title: "Heap per cached pod, 10k pods", unit: "KB", scale: 1000, decimals: 1, groups: []barGroup{
 		{"typed", "heap_bytes_per_pod_10k"},
-		{"typed, shared strings", "heap_bytes_per_pod_shared_strings_10k"},
+		{"typed, WithStringSharing", "heap_bytes_per_pod_shared_strings_10k"},
 		{"metadata only", "heap_bytes_per_pod_metadata_vs_raw_metadata_10k"},
 		{"unstructured", "heap_bytes_per_pod_unstructured_10k"},
 	}},
@@ -123,12 +123,29 @@ var chartPanels = []panel{
 	}},
 }
 
+// chartWidth and chartHeight are the size of the chart.
+const chartWidth, chartHeight = 36 * vg.Centimeter, 13 * vg.Centimeter
+
 // writeChart draws the headline figures of res as an SVG into path.
 func writeChart(path string, res *results, info chartInfo) error {
-	const footer = 1.4 * vg.Centimeter
-	canvas := vgsvg.New(36*vg.Centimeter, 13*vg.Centimeter)
-	dc := draw.New(canvas)
+	canvas := vgsvg.New(chartWidth, chartHeight)
+	if err := drawChart(draw.New(canvas), res, info); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if _, err := canvas.WriteTo(&out); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, out.Bytes(), 0o644)
+}
 
+// drawChart draws the panels of chartPanels side by side on dc, and below
+// them where the figures come from.
+func drawChart(dc draw.Canvas, res *results, info chartInfo) error {
+	const footer = 1.4 * vg.Centimeter
 	plots := [][]*plot.Plot{make([]*plot.Plot, len(chartPanels))}
 	for i, pn := range chartPanels {
 		p, err := pn.plot(res, i == 0)
@@ -154,17 +171,9 @@ func writeChart(path string, res *results, info chartInfo) error {
 		fmt.Sprintf("Machine: %s. Sync: medians of runs; dashed line: one plain protobuf LIST of the same pods (the floor).", info.machine),
 	}
 	for i, line := range lines {
-		dc.FillText(style, vg.Point{X: 3 * vg.Millimeter, Y: footer - vg.Length(i+1)*4.5*vg.Millimeter}, line)
+		dc.FillText(style, vg.Point{X: dc.Min.X + 3*vg.Millimeter, Y: dc.Min.Y + footer - vg.Length(i+1)*4.5*vg.Millimeter}, line)
 	}
-
-	var out bytes.Buffer
-	if _, err := canvas.WriteTo(&out); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, out.Bytes(), 0o644)
+	return nil
 }
 
 // plot draws pn from res; legend says whether this panel carries the
@@ -183,6 +192,7 @@ func (pn panel) plot(res *results, legend bool) (*plot.Plot, error) {
 		}
 	}
 	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.6, float64(len(pn.groups))-0.4
 	const barWidth = 14 * vg.Millimeter / 3
 	top := 0.0
 	for k, lib := range typedLibs {

@@ -470,6 +470,9 @@ func runCluster(ctx context.Context, o options, p printer) error {
 		}
 		logf("sync warm-up %s: %.3f s (not counted)", lib, r.Seconds)
 	}
+	if o.syncRuns < 7 {
+		logf("sync medians over %d runs: the sync targets are judged on medians of at least 7", o.syncRuns)
+	}
 	seconds, heap := map[string][]float64{}, map[string][]float64{}
 	clientCPU, machineCPU := map[string][]float64{}, map[string][]float64{}
 	var floor []float64
