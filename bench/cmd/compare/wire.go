@@ -300,10 +300,12 @@ func measureWireDelivery(ctx context.Context, lib string, stream *wireStream, pr
 	if err := writeAllocsProfile(prof.allocsBefore); err != nil {
 		return deliveryResult{}, err
 	}
+	cpuBefore := processCPU()
 	start := time.Now()
 	server.start()
 	err = wait(h.updatesDone, stepTimeout, lib+" updates")
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpuBefore
 	err = errors.Join(err, stopProfile())
 	runtime.ReadMemStats(&after)
 	if err != nil {
@@ -321,6 +323,7 @@ func measureWireDelivery(ctx context.Context, lib string, stream *wireStream, pr
 	return deliveryResult{
 		nsPerEvent:     float64(elapsed.Nanoseconds()) / float64(stream.events),
 		allocsPerEvent: float64(after.Mallocs-before.Mallocs) / float64(stream.events),
+		cpuNsPerEvent:  float64(cpu.Nanoseconds()) / float64(stream.events),
 	}, nil
 }
 
@@ -335,7 +338,7 @@ func runWireDelivery(ctx context.Context, o options, p printer, size int) (err e
 	}
 	defer func() { err = errors.Join(err, stream.remove()) }()
 	logf("wire %d: %d pods listed (%d bytes), %d events encoded in %v", size, stream.podCount, len(stream.list), size, time.Since(started).Round(time.Millisecond))
-	nanos, allocs := map[string][]float64{}, map[string][]float64{}
+	nanos, allocs, cpu := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
 	for round := range o.runs {
 		for k := range typedLibs {
 			lib := typedLibs[(round+k)%len(typedLibs)]
@@ -343,13 +346,15 @@ func runWireDelivery(ctx context.Context, o options, p printer, size int) (err e
 			if err != nil {
 				return fmt.Errorf("wire delivery %s %d: %w", lib, size, err)
 			}
-			logf("wire delivery %d run %d %s: %.0f ns/event %.2f allocs/event", size, round+1, lib, r.nsPerEvent, r.allocsPerEvent)
+			logf("wire delivery %d run %d %s: %.0f ns/event %.2f allocs/event, process CPU %.0f ns/event", size, round+1, lib, r.nsPerEvent, r.allocsPerEvent, r.cpuNsPerEvent)
+			cpu[lib] = append(cpu[lib], r.cpuNsPerEvent)
 			nanos[lib] = append(nanos[lib], r.nsPerEvent)
 			allocs[lib] = append(allocs[lib], r.allocsPerEvent)
 		}
 	}
 	for _, lib := range typedLibs {
 		logSpread("delivery_wire_ns_per_event"+sizeSuffix(size)+" "+lib, nanos[lib], "ns")
+		logSpread("delivery_wire_ns_per_event"+sizeSuffix(size)+" "+lib+" process CPU", cpu[lib], "ns")
 	}
 	for _, c := range wireComparisons(size, nanos, allocs) {
 		p.compare(c)
