@@ -43,7 +43,8 @@
 //     process; medians of -sync-runs.
 //   - peak_heap_bytes_sync_10k, peak_rss_bytes_sync_10k: the highest heap
 //     (sampled every millisecond) and resident set (VmHWM, Linux only) of a
-//     child process during the sync of those 10k pods; medians of -runs.
+//     child process during the sync of those 10k pods; medians of -runs
+//     runs, at most 3.
 //   - latency_p50_ms, latency_p99_ms: from a PATCH to the handler call at
 //     -latency-rate writes a second for -latency-duration, the three
 //     libraries at once, each in a child process; medians of -runs.
@@ -113,7 +114,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.syncRuns, "sync-runs", 7, "runs of each sync and floor measurement; medians are reported")
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 0, "length of each latency run (default 15s, 10s with -quick)")
 	fs.IntVar(&o.latencyRate, "latency-rate", 200, "writes a second during the latency runs")
-	fs.StringVar(&o.profileDir, "profile-dir", "", "also write profiles into this directory: CPU and allocations of delivery, heap after sync, CPU of sync (from extra, unmeasured runs)")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "also write profiles into this directory: CPU and allocations of delivery (fake and wire), heap after sync, CPU of sync (from extra, unmeasured runs)")
 	fs.BoolVar(&o.fakeOnly, "fake-only", false, "skip the measurements that need a real cluster")
 	fs.StringVar(&o.chart, "chart", "", "write the chart of the headline figures to this SVG file (default docs/bench.svg at the top of the repository; \"none\" for no chart)")
 	fs.StringVar(&o.child, "child", "", "internal: run one measurement (heap, sync, peak, floor or latency) and print it as JSON; seed creates -pods pods in the cluster of -kubeconfig")
@@ -346,33 +347,47 @@ func deliveryComparisons(size int, nanos, allocs map[string][]float64) []compari
 	}
 }
 
-// profileDelivery runs delivery again per library and size, unmeasured:
-// profileRepeats times writing CPU profiles sampled at 1 kHz (one run is
-// too short for the default 100 Hz; go tool pprof merges the files), then
-// once writing allocation profiles with the memory profile rate raised to
-// one sample per 4 KiB.
+// profileDelivery runs delivery again per library and size, unmeasured,
+// writing profiles (see profileRuns).
 func profileDelivery(ctx context.Context, o options, sizes []int) error {
-	const profileRepeats = 5
 	for _, size := range sizes {
-		for _, lib := range deliveryLibs {
-			name := func(kind string) string {
-				return filepath.Join(o.profileDir, fmt.Sprintf("%s-delivery-%s-%d.pprof", kind, lib, size))
-			}
-			for i := range profileRepeats {
-				if _, err := measureDelivery(ctx, lib, size, deliveryProfiles{cpu: name(fmt.Sprintf("cpu%d", i+1)), cpuRate: 1000}); err != nil {
-					return err
-				}
-			}
-			rate := runtime.MemProfileRate
-			runtime.MemProfileRate = 4096
-			_, err := measureDelivery(ctx, lib, size, deliveryProfiles{allocsBefore: name("allocs-before"), allocsAfter: name("allocs")})
-			runtime.MemProfileRate = rate
-			if err != nil {
-				return err
-			}
+		err := profileRuns(o.profileDir, "delivery", size, deliveryLibs, func(lib string, prof deliveryProfiles) error {
+			_, err := measureDelivery(ctx, lib, size, prof)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 	}
 	logf("delivery profiles written to %s", o.profileDir)
+	return nil
+}
+
+// profileRuns runs measure again per library of libs, unmeasured, into
+// dir: profileRepeats times writing CPU profiles sampled at 1 kHz (one run
+// is too short for the default 100 Hz; go tool pprof merges the files),
+// named cpu<i>-<what>-<lib>-<size>.pprof, then once writing allocation
+// profiles (allocs-... with allocs-before-... as base) with the memory
+// profile rate raised to one sample per 4 KiB.
+func profileRuns(dir, what string, size int, libs []string, measure func(lib string, prof deliveryProfiles) error) error {
+	const profileRepeats = 5
+	for _, lib := range libs {
+		name := func(kind string) string {
+			return filepath.Join(dir, fmt.Sprintf("%s-%s-%s-%d.pprof", kind, what, lib, size))
+		}
+		for i := range profileRepeats {
+			if err := measure(lib, deliveryProfiles{cpu: name(fmt.Sprintf("cpu%d", i+1)), cpuRate: 1000}); err != nil {
+				return err
+			}
+		}
+		rate := runtime.MemProfileRate
+		runtime.MemProfileRate = 4096
+		err := measure(lib, deliveryProfiles{allocsBefore: name("allocs-before"), allocsAfter: name("allocs")})
+		runtime.MemProfileRate = rate
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

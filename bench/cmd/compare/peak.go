@@ -124,13 +124,18 @@ func measurePeak(ctx context.Context, lib string, cfg *rest.Config, pods int) (p
 	}, nil
 }
 
+// peakRuns bounds the runs per library of the peak measurement: its
+// figures spread by about 5% from run to run, against differences of 20%
+// and more between libraries, and each run is a sync of its own.
+const peakRuns = 3
+
 // runPeak measures the peak heap and resident set of a sync of clusterPods
-// pods from the cluster of kubeconfig, o.runs times per library of
-// typedLibs, each in a child process, rotating the order of the libraries
-// from run to run.
+// pods from the cluster of kubeconfig, min(o.runs, peakRuns) times per
+// library of typedLibs, each in a child process, rotating the order of the
+// libraries from run to run.
 func runPeak(ctx context.Context, o options, p printer, kubeconfig string) error {
 	heap, rss := map[string][]float64{}, map[string][]float64{}
-	for round := range o.runs {
+	for round := range min(o.runs, peakRuns) {
 		for k := range typedLibs {
 			lib := typedLibs[(round+k)%len(typedLibs)]
 			var r peakResult

@@ -15,16 +15,17 @@ import (
 func TestPeakSampler(t *testing.T) {
 	const block = 64 << 20
 	sampler := startPeakSampler(time.Millisecond)
-	data := make([]byte, block)
-	for i := range data {
-		data[i] = byte(i) // touch it: a block the runtime has really handed out
-	}
-	seen := sampler.samples.Load()
-	for sampler.samples.Load() < seen+2 {
-		runtime.Gosched()
-	}
-	runtime.KeepAlive(data)
-	data = nil
+	func() {
+		data := make([]byte, block)
+		for i := range data {
+			data[i] = byte(i) // touch it: a block the runtime has really handed out
+		}
+		seen := sampler.samples.Load()
+		for sampler.samples.Load() < seen+2 {
+			runtime.Gosched()
+		}
+		runtime.KeepAlive(data)
+	}()
 	runtime.GC()
 	runtime.GC()
 	peak := sampler.stop()

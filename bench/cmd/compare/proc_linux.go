@@ -38,7 +38,7 @@ func procField(file, key string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	scanner := bufio.NewScanner(f)
 	for scanner.Scan() {
 		if rest, ok := strings.CutPrefix(scanner.Text(), key); ok {

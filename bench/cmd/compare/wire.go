@@ -100,7 +100,7 @@ func newWireStream(dir string, events int) (*wireStream, error) {
 	}
 	s := &wireStream{podCount: podCount, events: events, list: list, eventsPath: f.Name()}
 	buffered := bufio.NewWriterSize(f, 1<<20)
-	stream := streaming.NewEncoder(info.StreamSerializer.Framer.NewFrameWriter(buffered), eventEncoder)
+	stream := streaming.NewEncoder(info.StreamSerializer.NewFrameWriter(buffered), eventEncoder)
 	var object bytes.Buffer
 	for i := range events {
 		pod := &pods.Items[i%podCount]
@@ -358,6 +358,16 @@ func runWireDelivery(ctx context.Context, o options, p printer, size int) (err e
 	}
 	for _, c := range wireComparisons(size, nanos, allocs) {
 		p.compare(c)
+	}
+	if o.profileDir != "" {
+		err := profileRuns(o.profileDir, "wire", size, typedLibs, func(lib string, prof deliveryProfiles) error {
+			_, err := measureWireDelivery(ctx, lib, stream, prof)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		logf("wire delivery profiles written to %s", o.profileDir)
 	}
 	return nil
 }
