@@ -40,10 +40,11 @@ type chartInfo struct {
 }
 
 // newChartInfo describes this run: the commit of the repository around dir
+// (the chart at chartPath, rewritten by every run, does not make it dirty)
 // and this machine.
-func newChartInfo(dir string, quick bool) chartInfo {
+func newChartInfo(dir, chartPath string, quick bool) chartInfo {
 	return chartInfo{
-		commit:  gitCommit(dir),
+		commit:  gitCommit(dir, chartPath),
 		machine: fmt.Sprintf("%s, %d cores, %s %s/%s", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH),
 		quick:   quick,
 		at:      time.Now().UTC(),
@@ -51,8 +52,9 @@ func newChartInfo(dir string, quick bool) chartInfo {
 }
 
 // gitCommit returns the short hash of HEAD of the repository around dir,
-// with "+dirty" when tracked files differ from it, or "unknown commit".
-func gitCommit(dir string) string {
+// with "+dirty" when tracked files other than ignore differ from it, or
+// "unknown commit".
+func gitCommit(dir, ignore string) string {
 	git := func(args ...string) (string, error) {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = dir
@@ -63,7 +65,13 @@ func gitCommit(dir string) string {
 	if err != nil || hash == "" {
 		return "unknown commit"
 	}
-	if status, err := git("status", "--porcelain", "--untracked-files=no"); err != nil || status != "" {
+	args := []string{"status", "--porcelain", "--untracked-files=no", "--", ":(top)"}
+	if root := repositoryRoot(dir); ignore != "" {
+		if rel, err := filepath.Rel(root, ignore); err == nil && filepath.IsLocal(rel) {
+			args = append(args, ":(top,exclude)"+filepath.ToSlash(rel))
+		}
+	}
+	if status, err := git(args...); err != nil || status != "" {
 		hash += "+dirty"
 	}
 	return hash

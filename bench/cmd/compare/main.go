@@ -255,7 +255,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	info := newChartInfo(wd, o.quick)
+	chartPath := o.chart
+	if chartPath == "" {
+		chartPath = filepath.Join(repositoryRoot(wd), "docs", "bench.svg")
+	}
+	info := newChartInfo(wd, chartPath, o.quick)
 	logf("commit %s; machine %s", info.commit, info.machine)
 	if o.profileDir != "" {
 		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
@@ -290,15 +294,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}
 	logf("load average at the end: %s", loadAverage())
-	if o.chart != "none" {
-		path := o.chart
-		if path == "" {
-			path = filepath.Join(repositoryRoot(wd), "docs", "bench.svg")
-		}
-		if err := writeChart(path, p.results, info); err != nil {
+	if chartPath != "none" {
+		if err := writeChart(chartPath, p.results, info); err != nil {
 			return fmt.Errorf("writing the chart: %w", err)
 		}
-		logf("chart written to %s", path)
+		logf("chart written to %s", chartPath)
 	}
 	return nil
 }

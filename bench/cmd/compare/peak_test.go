@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -85,8 +86,52 @@ func TestWriteChart(t *testing.T) {
 	}
 }
 
+// TestGitCommit checks the commit named in a scratch repository: clean,
+// dirty, and clean again when the only change is the ignored chart.
 func TestGitCommit(t *testing.T) {
-	if got := gitCommit(t.TempDir()); got != "unknown commit" {
+	if got := gitCommit(t.TempDir(), ""); got != "unknown commit" {
 		t.Errorf("outside a repository: got %q, want %q", got, "unknown commit")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	root := t.TempDir()
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	write := func(name, content string) {
+		t.Helper()
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git("init", "-q")
+	write("bench/main.go", "package main\n")
+	write("docs/bench.svg", "<svg/>\n")
+	git("add", ".")
+	git("commit", "-q", "-m", "first")
+	head := git("rev-parse", "--short", "HEAD")
+	bench, chart := filepath.Join(root, "bench"), filepath.Join(root, "docs", "bench.svg")
+
+	write("docs/bench.svg", "<svg>redrawn</svg>\n")
+	if got := gitCommit(bench, chart); got != head {
+		t.Errorf("only the chart changed: got %q, want %q", got, head)
+	}
+	write("main.go", "package main // changed\n")
+	write("untracked.txt", "x")
+	git("add", "main.go")
+	if got, want := gitCommit(bench, chart), head+"+dirty"; got != want {
+		t.Errorf("a change outside bench/: got %q, want %q", got, want)
 	}
 }
