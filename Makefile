@@ -5,7 +5,8 @@
 #   make test                  make lint, then go test -race on every module, e2e against a real cluster
 #   make lint                  the fast lane: go mod tidy -diff, go vet for linux/darwin/windows, golangci-lint
 #   make tools                 build kube-apiserver, etcd, kube-controller-manager, kubectl into bin/
-#   make bench [QUICK=1]       benchmarks side by side with raw client-go (see BENCHMARKS.md)
+#   make bench [QUICK=1]       benchmarks side by side with raw client-go (see BENCHMARKS.md);
+#                              also draws the headline figures into docs/bench.svg
 
 SHELL := bash
 GO ?= go
@@ -76,6 +77,7 @@ demo-controller: tools
 
 # Benchmarks side by side with raw client-go and controller-runtime (bench/ is
 # its own module, so the library's users never inherit controller-runtime).
+# The program also writes the chart docs/bench.svg from the run's own figures.
 bench: tools
 	@cd bench && QUICK=$(QUICK) $(GO) run ./cmd/compare
 

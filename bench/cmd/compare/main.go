@@ -17,6 +17,10 @@
 //
 //   - delivery_ns_per_event_<N>, allocs_per_event_<N>: N update events
 //     through a fake watch, in this process; median of -runs runs.
+//   - delivery_wire_ns_per_event_<N>, allocs_wire_per_event_<N>: N update
+//     events as the API server sends them, protobuf watch events read by
+//     each library's real client from a RoundTripper (wire.go), in this
+//     process; median of -runs runs.
 //     delivery_ns_per_event_shared_strings_<N>: the same for ours built
 //     with WithStringSharing (ours-share, measured in the same rotation),
 //     against the same raw and ctrl medians.
@@ -34,15 +38,23 @@
 //   - noop_resync_calls: handler calls for 10k unchanged pods, 1 s resync,
 //     during 5 s.
 //   - sync_seconds_10k, sync_over_floor_10k, sync_seconds_10k_floor,
-//     heap_bytes_per_pod_real_10k: 10k pods in a real kube-apiserver started
-//     with localcluster; each sync in a child process; medians of -sync-runs.
+//     sync_cpu_seconds_10k, heap_bytes_per_pod_real_10k: 10k pods in a real
+//     kube-apiserver started with localcluster; each sync in a child
+//     process; medians of -sync-runs.
+//   - peak_heap_bytes_sync_10k, peak_rss_bytes_sync_10k: the highest heap
+//     (sampled every millisecond) and resident set (VmHWM, Linux only) of a
+//     child process during the sync of those 10k pods; medians of -runs
+//     runs, at most 3.
 //   - latency_p50_ms, latency_p99_ms: from a PATCH to the handler call at
 //     -latency-rate writes a second for -latency-duration, the three
 //     libraries at once, each in a child process; medians of -runs.
 //
+// At the end the headline figures are drawn into an SVG chart, by default
+// docs/bench.svg at the top of the repository (-chart).
+//
 // Usage (from the bench/ module):
 //
-//	go run ./cmd/compare [-quick] [-profile-dir DIR]
+//	go run ./cmd/compare [-quick] [-profile-dir DIR] [-chart FILE]
 //
 // -quick (or QUICK=1 in the environment) measures 10k objects only.
 package main
@@ -53,6 +65,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -78,6 +91,7 @@ type options struct {
 	latencyRate     int
 	profileDir      string
 	fakeOnly        bool
+	chart           string
 
 	// Child mode: the parent re-runs this program with -child set.
 	child      string
@@ -100,9 +114,10 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.syncRuns, "sync-runs", 7, "runs of each sync and floor measurement; medians are reported")
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 0, "length of each latency run (default 15s, 10s with -quick)")
 	fs.IntVar(&o.latencyRate, "latency-rate", 200, "writes a second during the latency runs")
-	fs.StringVar(&o.profileDir, "profile-dir", "", "also write profiles into this directory: CPU and allocations of delivery, heap after sync, CPU of sync (from extra, unmeasured runs)")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "also write profiles into this directory: CPU and allocations of delivery (fake and wire), heap after sync, CPU of sync (from extra, unmeasured runs)")
 	fs.BoolVar(&o.fakeOnly, "fake-only", false, "skip the measurements that need a real cluster")
-	fs.StringVar(&o.child, "child", "", "internal: run one measurement (heap, sync, floor or latency) and print it as JSON; seed creates -pods pods in the cluster of -kubeconfig")
+	fs.StringVar(&o.chart, "chart", "", "write the chart of the headline figures to this SVG file (default docs/bench.svg at the top of the repository; \"none\" for no chart)")
+	fs.StringVar(&o.child, "child", "", "internal: run one measurement (heap, sync, peak, floor or latency) and print it as JSON; seed creates -pods pods in the cluster of -kubeconfig")
 	fs.StringVar(&o.lib, "lib", "", "internal: the library of a child")
 	fs.IntVar(&o.pods, "pods", 0, "internal: the pod count of a child")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "internal: the kubeconfig of a child")
@@ -164,7 +179,7 @@ func runChild(ctx context.Context, o options) error {
 		// The result is written by runLatencyChild itself: stdout also
 		// carries the "ready" line.
 		return runLatencyChild(ctx, o.lib, cfg, o.pods, os.Stdin, os.Stdout)
-	case "sync", "floor", "seed":
+	case "sync", "peak", "floor", "seed":
 		cfg, cfgErr := restConfigFrom(o.kubeconfig)
 		if cfgErr != nil {
 			return cfgErr
@@ -172,6 +187,8 @@ func runChild(ctx context.Context, o options) error {
 		switch o.child {
 		case "sync":
 			result, err = measureSync(ctx, o.lib, cfg, o.pods, o.profile)
+		case "peak":
+			result, err = measurePeak(ctx, o.lib, cfg, o.pods)
 		case "floor":
 			result, err = measureFloor(ctx, cfg)
 		default:
@@ -206,23 +223,44 @@ func child(ctx context.Context, result any, args ...string) error {
 	return json.Unmarshal(out, result)
 }
 
-// printer writes result lines.
-type printer struct{ out *os.File }
+// printer writes result lines and keeps them for the chart.
+type printer struct {
+	out     io.Writer
+	results *results
+}
 
 func (p printer) compare(c comparison) {
+	p.results.add(c)
 	for _, line := range c.lines() {
 		fmt.Fprintln(p.out, line)
 	}
 }
 
+// floor writes the floor of the sync measurement, which has no library.
+func (p printer) floor(seconds float64) {
+	p.results.floor = seconds
+	fmt.Fprintf(p.out, "sync_seconds_10k_floor: floor=%.3fs\n", seconds)
+}
+
 // run runs every measurement and prints the results as they come.
-func run(ctx context.Context, o options, out *os.File) error {
-	p := printer{out: out}
+func run(ctx context.Context, o options, out io.Writer) error {
+	p := printer{out: out, results: newResults()}
 	sizes := []int{10_000, 50_000}
 	if o.quick {
 		sizes = sizes[:1]
 	}
 	logMachine(o)
+	// The commit is read now: the chart names the code that was measured.
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	chartPath := o.chart
+	if chartPath == "" {
+		chartPath = filepath.Join(repositoryRoot(wd), "docs", "bench.svg")
+	}
+	info := newChartInfo(wd, chartPath, o.quick)
+	logf("commit %s; machine %s", info.commit, info.machine)
 	if o.profileDir != "" {
 		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
 			return err
@@ -231,6 +269,9 @@ func run(ctx context.Context, o options, out *os.File) error {
 
 	for _, size := range sizes {
 		if err := runDelivery(ctx, o, p, size); err != nil {
+			return err
+		}
+		if err := runWireDelivery(ctx, o, p, size); err != nil {
 			return err
 		}
 	}
@@ -253,6 +294,12 @@ func run(ctx context.Context, o options, out *os.File) error {
 		}
 	}
 	logf("load average at the end: %s", loadAverage())
+	if chartPath != "none" {
+		if err := writeChart(chartPath, p.results, info); err != nil {
+			return fmt.Errorf("writing the chart: %w", err)
+		}
+		logf("chart written to %s", chartPath)
+	}
 	return nil
 }
 
@@ -300,33 +347,47 @@ func deliveryComparisons(size int, nanos, allocs map[string][]float64) []compari
 	}
 }
 
-// profileDelivery runs delivery again per library and size, unmeasured:
-// profileRepeats times writing CPU profiles sampled at 1 kHz (one run is
-// too short for the default 100 Hz; go tool pprof merges the files), then
-// once writing allocation profiles with the memory profile rate raised to
-// one sample per 4 KiB.
+// profileDelivery runs delivery again per library and size, unmeasured,
+// writing profiles (see profileRuns).
 func profileDelivery(ctx context.Context, o options, sizes []int) error {
-	const profileRepeats = 5
 	for _, size := range sizes {
-		for _, lib := range deliveryLibs {
-			name := func(kind string) string {
-				return filepath.Join(o.profileDir, fmt.Sprintf("%s-delivery-%s-%d.pprof", kind, lib, size))
-			}
-			for i := range profileRepeats {
-				if _, err := measureDelivery(ctx, lib, size, deliveryProfiles{cpu: name(fmt.Sprintf("cpu%d", i+1)), cpuRate: 1000}); err != nil {
-					return err
-				}
-			}
-			rate := runtime.MemProfileRate
-			runtime.MemProfileRate = 4096
-			_, err := measureDelivery(ctx, lib, size, deliveryProfiles{allocsBefore: name("allocs-before"), allocsAfter: name("allocs")})
-			runtime.MemProfileRate = rate
-			if err != nil {
-				return err
-			}
+		err := profileRuns(o.profileDir, "delivery", size, deliveryLibs, func(lib string, prof deliveryProfiles) error {
+			_, err := measureDelivery(ctx, lib, size, prof)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 	}
 	logf("delivery profiles written to %s", o.profileDir)
+	return nil
+}
+
+// profileRuns runs measure again per library of libs, unmeasured, into
+// dir: profileRepeats times writing CPU profiles sampled at 1 kHz (one run
+// is too short for the default 100 Hz; go tool pprof merges the files),
+// named cpu<i>-<what>-<lib>-<size>.pprof, then once writing allocation
+// profiles (allocs-... with allocs-before-... as base) with the memory
+// profile rate raised to one sample per 4 KiB.
+func profileRuns(dir, what string, size int, libs []string, measure func(lib string, prof deliveryProfiles) error) error {
+	const profileRepeats = 5
+	for _, lib := range libs {
+		name := func(kind string) string {
+			return filepath.Join(dir, fmt.Sprintf("%s-%s-%s-%d.pprof", kind, what, lib, size))
+		}
+		for i := range profileRepeats {
+			if err := measure(lib, deliveryProfiles{cpu: name(fmt.Sprintf("cpu%d", i+1)), cpuRate: 1000}); err != nil {
+				return err
+			}
+		}
+		rate := runtime.MemProfileRate
+		runtime.MemProfileRate = 4096
+		err := measure(lib, deliveryProfiles{allocsBefore: name("allocs-before"), allocsAfter: name("allocs")})
+		runtime.MemProfileRate = rate
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -424,6 +485,9 @@ func runCluster(ctx context.Context, o options, p printer) error {
 		}
 		logf("sync warm-up %s: %.3f s (not counted)", lib, r.Seconds)
 	}
+	if o.syncRuns < 7 {
+		logf("sync medians over %d runs: the sync targets are judged on medians of at least 7", o.syncRuns)
+	}
 	seconds, heap := map[string][]float64{}, map[string][]float64{}
 	clientCPU, machineCPU := map[string][]float64{}, map[string][]float64{}
 	var floor []float64
@@ -466,11 +530,17 @@ func runCluster(ctx context.Context, o options, p printer) error {
 	logSpread("sync_seconds_10k floor", floor, "s")
 	ours, raw, ctrl, floorSeconds := median(seconds[libOurs]), median(seconds[libRaw]), median(seconds[libCtrl]), median(floor)
 	p.compare(comparison{name: "sync_seconds_10k", unit: "s", decimals: 3, ours: ours, raw: raw, ctrl: ctrl})
-	fmt.Fprintf(p.out, "sync_seconds_10k_floor: floor=%.3fs\n", floorSeconds)
+	p.floor(floorSeconds)
 	p.compare(comparison{name: "sync_over_floor_10k", unit: "x", decimals: 2,
 		ours: ours / floorSeconds, raw: raw / floorSeconds, ctrl: ctrl / floorSeconds})
 	p.compare(comparison{name: "heap_bytes_per_pod_real_10k", unit: "B",
 		ours: median(heap[libOurs]), raw: median(heap[libRaw]), ctrl: median(heap[libCtrl])})
+	p.compare(comparison{name: "sync_cpu_seconds_10k", unit: "s", decimals: 3,
+		ours: median(clientCPU[libOurs]), raw: median(clientCPU[libRaw]), ctrl: median(clientCPU[libCtrl])})
+
+	if err := runPeak(ctx, o, p, cluster.KubeconfigPath()); err != nil {
+		return err
+	}
 
 	if err := seedLatencyPods(ctx, writer, latencyPods); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,11 +35,21 @@ type source struct {
 	// reaches the informer.
 	watcher *watch.FakeWatcher
 
-	// A real server.
+	// A real server, or the wire benchmark's wireServer.
 	config *rest.Config
+	// mapper, when set, replaces controller-runtime's discovery of the
+	// pod resource (the wire benchmark's server answers pods only).
+	mapper meta.RESTMapper
 }
 
 func (s *source) isFake() bool { return s.config == nil }
+
+// podMapper is a REST mapper that knows pods only.
+func podMapper() meta.RESTMapper {
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(corev1.SchemeGroupVersion.WithKind("Pod"), meta.RESTScopeNamespace)
+	return mapper
+}
 
 // fakeLists are the LIST responses of a fake source's clients, each called
 // at every LIST of its client; a nil one lists no pods.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/informer-go/informer"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -316,7 +315,8 @@ var fakeServer = &rest.Config{Host: "http://127.0.0.1:1"}
 // GetInformer, AddEventHandler. On the fake source the two options that
 // would reach a server are replaced: Mapper by a static one that knows pods,
 // and NewInformer by client-go's own constructor (the default) given the
-// fake's list/watch instead of controller-runtime's. ctrl-meta and
+// fake's list/watch instead of controller-runtime's. A source with a
+// mapper (the wire benchmark) replaces only Mapper. ctrl-meta and
 // ctrl-unstructured ask GetInformer for a *metav1.PartialObjectMetadata and
 // an *unstructured.Unstructured whose kind is v1 Pod.
 func newCtrl(lib string, src *source, h *counter, o subjectOptions) (*subject, error) {
@@ -335,9 +335,7 @@ func newCtrl(lib string, src *source, h *counter, o subjectOptions) (*subject, e
 	cfg := src.config
 	if src.isFake() {
 		cfg = fakeServer
-		mapper := meta.NewDefaultRESTMapper(nil)
-		mapper.Add(corev1.SchemeGroupVersion.WithKind("Pod"), meta.RESTScopeNamespace)
-		opts.Mapper = mapper
+		opts.Mapper = podMapper()
 		opts.NewInformer = func(_ toolscache.ListerWatcher, example runtime.Object, resync time.Duration, indexers toolscache.Indexers) toolscache.SharedIndexInformer {
 			var lw toolscache.ListerWatcher
 			switch example.(type) {
@@ -350,6 +348,9 @@ func newCtrl(lib string, src *source, h *counter, o subjectOptions) (*subject, e
 			}
 			return toolscache.NewSharedIndexInformer(lw, example, resync, indexers)
 		}
+	}
+	if src.mapper != nil {
+		opts.Mapper = src.mapper
 	}
 	if o.resync > 0 {
 		opts.SyncPeriod = &o.resync
