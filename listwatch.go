@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -57,11 +58,18 @@ func newListWatcher(funcs listWatchFuncs, tweak func(*metav1.ListOptions), track
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			tweak(&opts)
 			w, err := funcs.watch(ctx, opts)
+			streaming := opts.SendInitialEvents != nil && *opts.SendInitialEvents
+			if err != nil && streaming && apierrors.IsInvalid(err) {
+				// A server without streaming lists refuses them; the
+				// reflector falls back to LIST and WATCH at once, as it
+				// expects to: not an error of the resource.
+				return nil, err
+			}
 			if err != nil {
 				tracker.watchFailed(ctx, err)
 				return nil, err
 			}
-			if opts.SendInitialEvents != nil && *opts.SendInitialEvents {
+			if streaming {
 				// A streaming list (watch-list): current only once its
 				// initial events are through.
 				return tracker.watchListOpened(w), nil
