@@ -52,6 +52,9 @@
 //	informer_last_error                                    gauge      resource, reason          1 for the reason of the last list/watch error; no series before the first error
 //	informer_last_error_timestamp_seconds                  gauge      resource                  Unix time of the last list/watch error; no series before the first error
 //	informer_leader_election_leading                       gauge      lease, identity           1 while this replica leads, else 0; only with informer.Builder.WithLeaderElection
+//	informer_shard_ranges_owned                            gauge      group, identity           hash ranges whose handlers run here; only with informer.Builder.WithSharding
+//	informer_shard_members                                 gauge      group                     live members of the group as this replica sees them
+//	informer_shard_server_side                             gauge      group, resource           1 when the API server filters by range, 0 when this replica filters
 //
 // The reason label is forbidden, unauthorized, not_found, unreachable,
 // untrusted ([informer.ErrForbidden], [informer.ErrUnauthorized],

@@ -419,3 +419,32 @@ informer_leader_election_leading{identity="replica-1",lease="kube-system/metrics
 		})
 	}
 }
+
+func TestShardingGauges(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := New(reg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	b := informer.NewBuilder().WithClients(fake.NewClientset(pod("default", "a")), nil).
+		WithSharding("kube-system", "metrics-test", informer.ShardRanges(4),
+			informer.ShardLease(informer.LeaseIdentity("replica-1"), informer.LeaseTimings(5*time.Second, 4*time.Second, 100*time.Millisecond)))
+	informer.Watch(b, informer.Funcs[*corev1.Pod]{}, informer.Sharded(informer.ShardByUID))
+	inf := start(t, b, m)
+	waitFor(t, "every range owned", func() bool { return len(inf.Status().Sharding.Owned) == 4 })
+	want := `
+# HELP informer_shard_members Live members of the shard group as this replica sees them; only with informer.Builder.WithSharding.
+# TYPE informer_shard_members gauge
+informer_shard_members{group="kube-system/metrics-test"} 1
+# HELP informer_shard_ranges_owned Hash ranges whose handlers run on this replica; only with informer.Builder.WithSharding.
+# TYPE informer_shard_ranges_owned gauge
+informer_shard_ranges_owned{group="kube-system/metrics-test",identity="replica-1"} 4
+# HELP informer_shard_server_side 1 when the API server filters the sharded resource by range, 0 when this replica filters on arrival; only with informer.Builder.WithSharding.
+# TYPE informer_shard_server_side gauge
+informer_shard_server_side{group="kube-system/metrics-test",resource="pods"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"informer_shard_members", "informer_shard_ranges_owned", "informer_shard_server_side"); err != nil {
+		t.Error(err)
+	}
+}

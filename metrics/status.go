@@ -23,6 +23,9 @@ type statusCollector struct {
 	lastError          *prometheus.Desc
 	lastErrorTimestamp *prometheus.Desc
 	leading            *prometheus.Desc
+	rangesOwned        *prometheus.Desc
+	shardMembers       *prometheus.Desc
+	shardServerSide    *prometheus.Desc
 	now                func() time.Time // time.Now; a test sets a fixed time
 }
 
@@ -45,13 +48,23 @@ func newStatusCollector() *statusCollector {
 		leading: prometheus.NewDesc("informer_leader_election_leading",
 			"1 while this replica leads (runs handlers and reconcile loops), else 0; only with informer.Builder.WithLeaderElection.",
 			[]string{"lease", "identity"}, nil),
+		rangesOwned: prometheus.NewDesc("informer_shard_ranges_owned",
+			"Hash ranges whose handlers run on this replica; only with informer.Builder.WithSharding.",
+			[]string{"group", "identity"}, nil),
+		shardMembers: prometheus.NewDesc("informer_shard_members",
+			"Live members of the shard group as this replica sees them; only with informer.Builder.WithSharding.",
+			[]string{"group"}, nil),
+		shardServerSide: prometheus.NewDesc("informer_shard_server_side",
+			"1 when the API server filters the sharded resource by range, 0 when this replica filters on arrival; only with informer.Builder.WithSharding.",
+			[]string{"group", "resource"}, nil),
 		now: time.Now,
 	}
 }
 
 // Describe implements [prometheus.Collector].
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.cachedObjects, c.synced, c.watching, c.staleSeconds, c.lastError, c.lastErrorTimestamp, c.leading} {
+	for _, d := range []*prometheus.Desc{c.cachedObjects, c.synced, c.watching, c.staleSeconds, c.lastError, c.lastErrorTimestamp, c.leading,
+		c.rangesOwned, c.shardMembers, c.shardServerSide} {
 		ch <- d
 	}
 }
@@ -66,6 +79,13 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	status := inf.Status()
 	if l := status.Leadership; l != nil {
 		ch <- prometheus.MustNewConstMetric(c.leading, prometheus.GaugeValue, boolValue(l.Leading), l.Lease, l.Identity)
+	}
+	if sh := status.Sharding; sh != nil {
+		ch <- prometheus.MustNewConstMetric(c.rangesOwned, prometheus.GaugeValue, float64(len(sh.Owned)), sh.Group, sh.Identity)
+		ch <- prometheus.MustNewConstMetric(c.shardMembers, prometheus.GaugeValue, float64(len(sh.Members)), sh.Group)
+		for resource, serverSide := range sh.ServerSide {
+			ch <- prometheus.MustNewConstMetric(c.shardServerSide, prometheus.GaugeValue, boolValue(serverSide), sh.Group, resource)
+		}
 	}
 	seen := map[string]bool{}
 	for _, st := range status.Informers {
