@@ -101,6 +101,9 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer) int {
 	for _, u := range s.unhandledExamples {
 		fmt.Fprintln(out, "demo: unhandled:", u)
 	}
+	for i, id := range s.replicaIDs {
+		fmt.Fprintf(out, "demo: %s ran %d callbacks\n", id, s.callbacksPerReplica[i])
+	}
 	if s.takeover != "" {
 		fmt.Fprintln(out, "demo: longest takeover:", s.takeover)
 	}
@@ -128,7 +131,9 @@ func demo(ctx context.Context, cluster *localcluster.Cluster, opts demoOptions, 
 	say := func(format string, args ...any) {
 		fmt.Fprintf(out, "demo: %5.1fs "+format+"\n", append([]any{time.Since(begin).Seconds()}, args...)...)
 	}
-	kube, err := kubernetes.NewForConfig(cluster.RESTConfig())
+	cfg := cluster.RESTConfig()
+	cfg.QPS, cfg.Burst = 1000, 1000 // the writer's pace is its own, not client-go's default 5 a second
+	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return summary{}, err
 	}
@@ -140,10 +145,9 @@ func demo(ctx context.Context, cluster *localcluster.Cluster, opts demoOptions, 
 	}
 	say("created %d pods in namespace %s", opts.pods, demoNamespace)
 
-	w := &writer{kube: kube, pods: opts.pods, rate: opts.rate}
+	w := &writer{kube: kube, pods: opts.pods, rate: opts.rate, writes: map[string][]time.Time{}}
 	writerCtx, stopWriter := context.WithCancel(ctx)
 	defer stopWriter()
-	writerStart := time.Now()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -196,7 +200,6 @@ func demo(ctx context.Context, cluster *localcluster.Cluster, opts demoOptions, 
 	}
 	stopWriter()
 	<-writerDone
-	writerStop := time.Now()
 	say("writer stopped: %d updates, %d failed", w.updates.Load(), w.failed.Load())
 	if err := g.awaitHandled(ctx, kube); err != nil {
 		say("%v", err) // the summary counts what is unhandled
@@ -216,7 +219,7 @@ func demo(ctx context.Context, cluster *localcluster.Cluster, opts demoOptions, 
 	if err != nil {
 		return summary{}, err
 	}
-	in := summaryInput{replicas: g.order, logs: map[string][]record{}, server: server, writerStart: writerStart, writerStop: writerStop}
+	in := summaryInput{replicas: g.order, logs: map[string][]record{}, server: server, writes: w.writes}
 	for _, id := range g.order {
 		records, err := readLog(g.eventsPath(id))
 		if err != nil {
@@ -267,11 +270,14 @@ func listPods(ctx context.Context, kube kubernetes.Interface) ([]serverPod, erro
 }
 
 // writer updates the pods round robin, rate a second in all, by setting a
-// label to a counter.
+// label to a counter, and records when each update returned.
 type writer struct {
 	kube            kubernetes.Interface
 	pods, rate      int
 	updates, failed atomic.Int64
+
+	mu     sync.Mutex
+	writes map[string][]time.Time // per pod uid, in order
 }
 
 func (w *writer) run(ctx context.Context) {
@@ -291,10 +297,13 @@ func (w *writer) run(ctx context.Context) {
 				}
 				n := next.Add(1)
 				patch := fmt.Appendf(nil, `{"metadata":{"labels":{"counter":"%d"}}}`, n)
-				_, err := w.kube.CoreV1().Pods(demoNamespace).Patch(ctx, podName(int(n%int64(w.pods))), types.MergePatchType, patch, metav1.PatchOptions{})
+				pod, err := w.kube.CoreV1().Pods(demoNamespace).Patch(ctx, podName(int(n%int64(w.pods))), types.MergePatchType, patch, metav1.PatchOptions{})
 				switch {
 				case err == nil:
 					w.updates.Add(1)
+					w.mu.Lock()
+					w.writes[string(pod.UID)] = append(w.writes[string(pod.UID)], time.Now())
+					w.mu.Unlock()
 				case ctx.Err() == nil:
 					w.failed.Add(1)
 				}
@@ -358,9 +367,11 @@ func (g *group) signal(id string, sig syscall.Signal) error {
 	if sig == syscall.SIGKILL {
 		p.signaled = true
 	}
-	g.say("%v to %s", sig, id)
+	g.say("%s to %s", signalName[sig], id)
 	return p.cmd.Process.Signal(sig)
 }
+
+var signalName = map[syscall.Signal]string{syscall.SIGKILL: "SIGKILL", syscall.SIGTERM: "SIGTERM"}
 
 func (g *group) wait(id string) error {
 	p := g.replicas[id]

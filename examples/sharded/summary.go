@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/bits"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,19 +27,21 @@ type summaryInput struct {
 	replicas []string
 	logs     map[string][]record
 	server   []serverPod
-	// writerStart and writerStop bound the time during which ranges had
-	// updates: takeover gaps are counted within it only.
-	writerStart, writerStop time.Time
+	// writes holds, per pod uid, when the writer's updates of it returned,
+	// in order: takeover gaps count from the first update no one handled.
+	writes map[string][]time.Time
 }
 
 // summary holds the figures of the summary line and, for the figures that
 // should be zero, examples of what made them not zero.
 type summary struct {
 	replicas, objects, handled, doubleHandled, unhandled int
+	replicaIDs                                           []string
 	maxTakeover                                          time.Duration
 	takeover                                             string // the longest gap: range, replicas, times
 	cachedPerReplica                                     []int  // -1: the replica reported no status
 	serverSide                                           bool
+	callbacksPerReplica                                  []int
 	doubles, unhandledExamples                           []string
 }
 
@@ -64,15 +67,16 @@ const maxExamples = 10
 // summarize computes the summary; README.md says how each figure is
 // computed.
 func summarize(in summaryInput) summary {
-	s := summary{replicas: len(in.replicas), objects: len(in.server)}
+	s := summary{replicas: len(in.replicas), replicaIDs: in.replicas, objects: len(in.server)}
 	ranges := informer.DefaultShardRanges
 	byUID := map[string][]record{}
 	var sawServerSide, allServerSide = false, true
 	for _, id := range in.replicas {
-		cached := -1
+		cached, callbacks := -1, 0
 		for _, r := range in.logs[id] {
 			switch {
 			case r.isCallback():
+				callbacks++
 				byUID[r.UID] = append(byUID[r.UID], r)
 			case r.Event == kindStatus:
 				cached = r.Cached
@@ -86,6 +90,7 @@ func summarize(in summaryInput) summary {
 			}
 		}
 		s.cachedPerReplica = append(s.cachedPerReplica, cached)
+		s.callbacksPerReplica = append(s.callbacksPerReplica, callbacks)
 	}
 	s.serverSide = sawServerSide && allServerSide
 
@@ -119,7 +124,7 @@ func summarize(in summaryInput) summary {
 			}
 		}
 	}
-	s.maxTakeover, s.takeover = longestTakeover(byUID, ranges, in.writerStart, in.writerStop)
+	s.maxTakeover, s.takeover = longestTakeover(byUID, in.writes, ranges)
 	return s
 }
 
@@ -186,33 +191,48 @@ func doubleHandling(calls []record) string {
 	return ""
 }
 
-// longestTakeover returns the longest time a range went unhandled at a
-// change of owner while the writer ran, and a description of it. Per
-// range, the callbacks of all replicas are sorted by start; wherever one
-// callback's replica differs from the previous one's, the gap from the
-// previous callback's end to the next one's start, clipped to
-// [writerStart, writerStop], is a takeover.
-func longestTakeover(byUID map[string][]record, ranges int, writerStart, writerStop time.Time) (time.Duration, string) {
-	byRange := make([][]record, ranges)
+// longestTakeover returns the longest time a range had an update waiting
+// while no replica handled it at a change of owner, and a description of
+// it. Per range, the callbacks of all replicas are sorted by start;
+// wherever one callback's replica differs from the previous one's, the
+// range changed hands, and the gap runs from the first update of the range
+// written after the previous callback ended (or from that end, if later)
+// to the start of the next callback. A change of owner with no update
+// written in between counts nothing: the range had nothing to handle.
+func longestTakeover(byUID map[string][]record, writes map[string][]time.Time, ranges int) (time.Duration, string) {
+	callsByRange := make([][]record, ranges)
 	for uid, calls := range byUID {
 		rng := rangeOf(uid, ranges)
-		byRange[rng] = append(byRange[rng], calls...)
+		callsByRange[rng] = append(callsByRange[rng], calls...)
+	}
+	writesByRange := make([][]int64, ranges)
+	for uid, times := range writes {
+		rng := rangeOf(uid, ranges)
+		for _, w := range times {
+			writesByRange[rng] = append(writesByRange[rng], w.UnixNano())
+		}
 	}
 	var longest time.Duration
 	var desc string
-	from, to := writerStart.UnixNano(), writerStop.UnixNano()
-	for rng, calls := range byRange {
+	for rng, calls := range callsByRange {
 		sort.SliceStable(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
+		written := writesByRange[rng]
+		slices.Sort(written)
 		for i := 1; i < len(calls); i++ {
 			prev, next := calls[i-1], calls[i]
 			if prev.Replica == next.Replica {
 				continue
 			}
-			gap := time.Duration(min(next.Start, to) - max(prev.End, from))
+			// The first update of the range written after prev ended.
+			w, _ := slices.BinarySearch(written, prev.End)
+			if w == len(written) || written[w] >= next.Start {
+				continue
+			}
+			gap := time.Duration(next.Start - written[w])
 			if gap > longest {
 				longest = gap
-				desc = fmt.Sprintf("range %d: %s's last callback ended %s, %s's first began %s",
-					rng, prev.Replica, fmtTime(prev.End), next.Replica, fmtTime(next.Start))
+				desc = fmt.Sprintf("range %d: %s's last callback ended %s, an update was written %s, %s's first callback began %s",
+					rng, prev.Replica, fmtTime(prev.End), fmtTime(written[w]), next.Replica, fmtTime(next.Start))
 			}
 		}
 	}

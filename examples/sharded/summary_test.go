@@ -34,10 +34,6 @@ func status(replica string, cached int, serverSide bool) record {
 
 func TestSummarize(t *testing.T) {
 	pods := []serverPod{{key: "ns/p1", uid: "p1", resourceVersion: "12"}, {key: "ns/p2", uid: "p2", resourceVersion: "22"}}
-	window := func(in summaryInput) summaryInput {
-		in.writerStart, in.writerStop = base, base.Add(time.Hour)
-		return in
-	}
 	tests := []struct {
 		name                       string
 		in                         summaryInput
@@ -48,49 +44,49 @@ func TestSummarize(t *testing.T) {
 	}{
 		{
 			name: "clean handover",
-			in: window(summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
+			in: summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
 				"a": {status("a", 2, true), call("a", "p1", "10", 0, 1, true), call("a", "p2", "20", 2, 3, true), call("a", "p1", "11", 10, 11, false)},
 				"b": {status("b", 2, true), call("b", "p1", "11", 20, 21, true), call("b", "p1", "12", 30, 31, false), call("b", "p2", "22", 40, 41, false)},
-			}}),
+			}},
 			handled: 2, cached: "2/2", serverSide: true,
 		},
 		{
 			name: "overlapping callbacks",
-			in: window(summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
+			in: summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
 				"a": {call("a", "p1", "12", 0, 10, false), call("a", "p2", "22", 0, 1, true)},
 				"b": {call("b", "p1", "12", 5, 6, true)},
-			}}),
+			}},
 			handled: 2, double: 1, cached: "?/?", explains: "ns/p1: overlap",
 		},
 		{
 			name: "interleaved: a handles an update after b did",
-			in: window(summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
+			in: summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
 				"a": {call("a", "p1", "10", 0, 1, true), call("a", "p1", "12", 20, 21, false), call("a", "p2", "22", 0, 1, true)},
 				"b": {call("b", "p1", "11", 10, 11, true)},
-			}}),
+			}},
 			handled: 2, double: 1, cached: "?/?", explains: "ns/p1: interleave",
 		},
 		{
 			name: "range back at a after b handed it over: not double",
-			in: window(summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
+			in: summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
 				"a": {call("a", "p1", "10", 0, 1, true), call("a", "p1", "12", 20, 21, true), call("a", "p2", "22", 0, 1, true)},
 				"b": {call("b", "p1", "11", 10, 11, true)},
-			}}),
+			}},
 			handled: 2, cached: "?/?",
 		},
 		{
 			name: "last update unhandled, one pod never handled",
-			in: window(summaryInput{replicas: []string{"a"}, server: pods, logs: map[string][]record{
+			in: summaryInput{replicas: []string{"a"}, server: pods, logs: map[string][]record{
 				"a": {status("a", 1, false), call("a", "p1", "11", 0, 1, true)},
-			}}),
+			}},
 			handled: 1, unhandled: 2, cached: "1",
 		},
 		{
 			name: "server side only when every replica says so",
-			in: window(summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
+			in: summaryInput{replicas: []string{"a", "b"}, server: pods, logs: map[string][]record{
 				"a": {status("a", 7, true), call("a", "p1", "12", 0, 1, true)},
 				"b": {status("b", 9, false), call("b", "p2", "22", 5, 6, true)},
-			}}),
+			}},
 			handled: 2, cached: "7/9",
 		},
 	}
@@ -136,28 +132,41 @@ func uidsInRange(t *testing.T, rng, n, count int) []string {
 func TestLongestTakeover(t *testing.T) {
 	in3, in5 := uidsInRange(t, 3, 32, 2), uidsInRange(t, 5, 32, 1)
 	calls := map[string][]record{
-		// Range 3: a handles two pods, b takes over after 400 ms (from a's
-		// last end at 101 to b's first start at 501), with b's adds; a's
-		// callbacks of the other pod before do not count.
+		// Range 3: a handles two pods, b takes over, with its adds, 400 ms
+		// after a's last callback ended.
 		in3[0]: {call("a", in3[0], "1", 0, 1, true), call("a", in3[0], "2", 100, 101, false), call("b", in3[0], "2", 501, 502, true)},
 		in3[1]: {call("a", in3[1], "1", 2, 3, true), call("b", in3[1], "1", 503, 504, true)},
-		// Range 5: c takes over 5 s after a, but the writer stopped 1 s
-		// after a's last callback: 1 s counts.
+		// Range 5: c takes over 5 s after a's last callback.
 		in5[0]: {call("a", in5[0], "1", 9000, 9001, false), call("c", in5[0], "1", 14001, 14002, true)},
+	}
+	at := func(msAfterBase ...int) []time.Time {
+		var times []time.Time
+		for _, n := range msAfterBase {
+			times = append(times, base.Add(time.Duration(n)*time.Millisecond))
+		}
+		return times
 	}
 	tests := []struct {
 		name       string
-		stop       time.Time
+		writes     map[string][]time.Time
 		want       time.Duration
 		wantInDesc string
 	}{
-		{name: "writer running throughout", stop: base.Add(time.Hour), want: 5 * time.Second, wantInDesc: "range 5: a's last callback"},
-		{name: "writer stopped during the range 5 gap", stop: base.Add(10001 * time.Millisecond), want: time.Second, wantInDesc: "range 5"},
-		{name: "writer stopped before the range 5 gap", stop: base.Add(9 * time.Second), want: 400 * time.Millisecond, wantInDesc: "range 3: a's last callback ended 00:00:00.101, b's first began 00:00:00.501"},
+		{
+			name:   "updates in both gaps: from the first update after the last callback",
+			writes: map[string][]time.Time{in3[1]: at(50, 201, 300), in5[0]: at(8000, 9500, 12000)},
+			want:   4501 * time.Millisecond, wantInDesc: "range 5: a's last callback ended 00:00:09.001, an update was written 00:00:09.500, c's first callback began 00:00:14.001",
+		},
+		{
+			name:   "no update in range 5's gap: it does not count",
+			writes: map[string][]time.Time{in3[0]: at(150), in5[0]: at(8000, 15000)},
+			want:   351 * time.Millisecond, wantInDesc: "range 3",
+		},
+		{name: "no updates at all", want: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, desc := longestTakeover(calls, 32, base, tc.stop)
+			got, desc := longestTakeover(calls, tc.writes, 32)
 			if got != tc.want || !strings.Contains(desc, tc.wantInDesc) {
 				t.Errorf("got %v (%s), want %v (%s...)", got, desc, tc.want, tc.wantInDesc)
 			}
