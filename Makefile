@@ -2,6 +2,7 @@
 #
 #   make demo [DURATION=30s]   a real local cluster, a pod generator and the podwatch example
 #   make demo-controller [DURATION=40s]  the example controller on a local cluster, with a summary
+#   make demo-shards [DURATION=60s]      3 sharded replicas as processes: SIGKILL, join, clean leave, a summary
 #   make test                  make lint, then go test -race on every module, e2e against a real cluster
 #   make lint                  the fast lane: go mod tidy -diff, go vet for linux/darwin/windows, golangci-lint
 #   make tools                 build kube-apiserver, etcd, kube-controller-manager, kubectl into bin/
@@ -24,7 +25,7 @@ VET_GOOS := linux darwin windows
 DURATION ?= 0
 QUICK ?=
 
-.PHONY: all tools lint test unit demo demo-controller bench clean
+.PHONY: all tools lint test unit demo demo-controller demo-shards bench clean
 
 all: test
 
@@ -74,6 +75,13 @@ demo: tools
 # extra=0" and exits non-zero when the cluster did not converge.
 demo-controller: tools
 	@cd examples/controller && $(GO) build -o $(ROOT)/bin/controller-demo . && $(ROOT)/bin/controller-demo -demo -duration $(if $(filter 0,$(DURATION)),40s,$(DURATION))
+
+# examples/sharded on a local cluster with ShardedListAndWatch on: replicas
+# as processes, one killed, one joining, one leaving cleanly, under updates;
+# it ends with "shards summary: ..." and exits non-zero when an object was
+# handled by two replicas at once or its last update by none.
+demo-shards: tools
+	@cd examples/sharded && $(GO) build -o $(ROOT)/bin/sharded-demo . && $(ROOT)/bin/sharded-demo -demo -duration $(if $(filter 0,$(DURATION)),60s,$(DURATION))
 
 # Benchmarks side by side with raw client-go and controller-runtime (bench/ is
 # its own module, so the library's users never inherit controller-runtime).
