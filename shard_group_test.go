@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +39,13 @@ type shardLog struct {
 	running map[int]string            // range -> replica in a callback
 	handled map[string]map[string]int // pod -> replica -> callbacks
 	last    map[string]string         // pod -> label v last handled
+	starts  []callbackStart
+}
+
+type callbackStart struct {
+	replica string
+	rng     int
+	at      time.Time
 }
 
 func newShardLog(t *testing.T) *shardLog {
@@ -51,6 +60,7 @@ func (l *shardLog) funcs(replica string) Funcs[*corev1.Pod] {
 			l.t.Errorf("range %d: %s and %s run callbacks at once", rng, other, replica)
 		}
 		l.running[rng] = replica
+		l.starts = append(l.starts, callbackStart{replica, rng, time.Now()})
 		if l.handled[p.Name] == nil {
 			l.handled[p.Name] = map[string]int{}
 		}
@@ -81,11 +91,21 @@ func (l *shardLog) allAt(pods int, v string) bool {
 	return true
 }
 
+// testUID returns the UID of test pod i: random-looking and fixed, as real
+// UIDs are random. (UIDs that differ only in their last characters would
+// all fall in one range: the last bytes of FNV-1a's input barely reach the
+// high bits of the hash, which pick the range.)
+func testUID(i int) types.UID {
+	rng := rand.New(rand.NewPCG(uint64(i), 42))
+	return types.UID(fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x",
+		rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xfff, rng.Uint32()&0xfff, rng.Uint64()&0xffffffffffff))
+}
+
 func shardedPods(n int) []runtime.Object {
 	objs := make([]runtime.Object, n)
 	for i := range n {
 		p := pod("default", fmt.Sprintf("p%02d", i), "1")
-		p.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+		p.UID = testUID(i)
 		objs[i] = p
 	}
 	return objs
@@ -169,7 +189,7 @@ func TestShardingSplitsHandsOverAndTakesBack(t *testing.T) {
 	// Every update is handled, by the owner of the pod's range.
 	for i := range podCount {
 		updated := pod("default", fmt.Sprintf("p%02d", i), "2")
-		updated.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+		updated.UID = testUID(i)
 		if _, err := kube.CoreV1().Pods("default").Update(t.Context(), updated, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -279,24 +299,12 @@ func TestShardedReconcileRunsKeysOfOwnedRangesOnly(t *testing.T) {
 	})
 	for i := range podCount {
 		updated := pod("default", fmt.Sprintf("p%02d", i), "2")
-		updated.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+		updated.UID = testUID(i)
 		if _, err := kube.CoreV1().Pods("default").Update(t.Context(), updated, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "every update reconciled", func() bool {
-		if log.allAt(podCount, "2") {
-			return true
-		}
-		log.mu.Lock()
-		defer log.mu.Unlock()
-		for i := range podCount {
-			if name := fmt.Sprintf("p%02d", i); log.last[name] != "2" {
-				t.Logf("%s range %d last %q handled %v; a owns %v, b owns %v", name, shard.ObjectRange(podWithUID(name), shard.ByUID, testShardRanges), log.last[name], log.handled[name], owned(a), owned(b))
-			}
-		}
-		return false
-	})
+	waitUntil(t, "every update reconciled", func() bool { return log.allAt(podCount, "2") })
 	log.mu.Lock()
 	for name, byReplica := range log.handled {
 		rng := shard.ObjectRange(podWithUID(name), shard.ByUID, testShardRanges)
@@ -317,6 +325,95 @@ func podWithUID(name string) *corev1.Pod {
 	var i int
 	_, _ = fmt.Sscanf(name, "p%02d", &i)
 	p := pod("default", name, "")
-	p.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+	p.UID = testUID(i)
 	return p
+}
+
+// A replica whose renewals fail (cut off, or paused) stops handling when
+// its renewal is older than the renew deadline, and its Run returns
+// ErrMembershipLost, before another replica takes its ranges, which
+// happens only once its Lease has not changed for the lease duration.
+func TestShardingStalledReplicaStopsBeforeTakeover(t *testing.T) {
+	const podCount = 40
+	kube := fake.NewClientset(shardedPods(podCount)...)
+	casLeases(kube)
+	var failA atomic.Bool
+	kube.PrependReactor("update", "leases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		lease := action.(clienttesting.UpdateAction).GetObject().(*coordinationv1.Lease)
+		if failA.Load() && lease.Labels[shardRoleLabel] == shardRoleMember && leaseHolderOf(lease) == "a" {
+			return true, nil, errors.New("injected: a is cut off")
+		}
+		return false, nil, nil
+	})
+	log := newShardLog(t)
+	short := LeaseTimings(2*time.Second, time.Second, 100*time.Millisecond)
+	startWith := func(id string) (*Informer, <-chan error) {
+		b := NewBuilder().WithClients(kube, nil).
+			WithSharding("kube-system", "test-group", ShardRanges(testShardRanges), ShardLease(LeaseIdentity(id), short))
+		Watch(b, log.funcs(id), Sharded(ShardByUID))
+		inf, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		runErr := make(chan error, 1)
+		go func() { runErr <- inf.Run(t.Context()) }()
+		t.Cleanup(func() { _ = inf.Stop() })
+		return inf, runErr
+	}
+	a, aErr := startWith("a")
+	b, _ := startWith("b")
+	waitUntil(t, "a and b own half each", func() bool {
+		return len(owned(a)) == testShardRanges/2 && len(owned(b)) == testShardRanges/2
+	})
+	aRanges := owned(a)
+
+	failA.Store(true)
+	var lostAt time.Time
+	select {
+	case err := <-aErr:
+		lostAt = time.Now()
+		if !errors.Is(err, ErrMembershipLost) {
+			t.Errorf("a's Run: got %v, want ErrMembershipLost", err)
+		}
+	case <-time.After(waitBound):
+		t.Fatal("a's Run did not return after its renewals failed")
+	}
+	if got := owned(a); len(got) != 0 {
+		t.Errorf("a's owned ranges after the loss: got %v, want none", got)
+	}
+	waitUntil(t, "b owns every range", func() bool { return len(owned(b)) == testShardRanges })
+	// b handles a's ranges only after a's Lease expired (2 s after its last
+	// renewal), a second after a stopped handling (1 s after it).
+	waitUntil(t, "b handled pods of a's ranges", func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		for _, start := range log.starts {
+			if start.replica == "b" && slices.Contains(aRanges, start.rng) {
+				if !start.at.After(lostAt) {
+					t.Errorf("b handled range %d at %v, before a's Run returned at %v", start.rng, start.at, lostAt)
+				} else {
+					t.Logf("a's ranges %v: b's first callback in them %v after a's Run returned", aRanges, start.at.Sub(lostAt))
+				}
+				return true
+			}
+		}
+		return false
+	})
+	if st := b.Status().Sharding; !slices.Equal(st.Members, []string{"b"}) {
+		t.Errorf("b's members after a's Lease expired: got %v, want [b]", st.Members)
+	}
+}
+
+// The test pods spread over the ranges, as real ones do: a test whose pods
+// all fell in one range would prove nothing about handovers.
+func TestShardTestPodsSpreadOverRanges(t *testing.T) {
+	perRange := make([]int, testShardRanges)
+	for _, obj := range shardedPods(40) {
+		perRange[shard.ObjectRange(obj.(*corev1.Pod), shard.ByUID, testShardRanges)]++
+	}
+	for rng, count := range perRange {
+		if count == 0 {
+			t.Errorf("range %d has no test pod: %v", rng, perRange)
+		}
+	}
 }
