@@ -129,7 +129,12 @@ func (f *factories) newInformer(key resourceKey, tracker *currency) (cache.Share
 		if example, err = scheme.Scheme.New(gvk); err != nil {
 			return nil, fmt.Errorf("informer: watch %s: %w", key, err)
 		}
-		if funcs, err = typedListWatch(f.clients.kube, gvk, namespace); err != nil {
+		if f.clients.typedREST != nil {
+			funcs, err = f.clients.typedREST.listWatch(gvk, key.gvr.Resource, namespace)
+		} else {
+			funcs, err = typedListWatch(f.clients.kube, gvk, namespace)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("informer: watch %s: %w", key, err)
 		}
 		client = f.clients.kube
