@@ -67,10 +67,10 @@ func BenchmarkReceivedPod(b *testing.B) {
 		}
 		transformed := threadCPUTime()
 
-		decode += decoded-start
-		leanDecode += leanDecoded-decoded
-		share += shared-leanDecoded
-		whole += transformed-transformStart
+		decode += decoded - start
+		leanDecode += leanDecoded - decoded
+		share += shared - leanDecoded
+		whole += transformed - transformStart
 	}
 	perPod := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(pods) }
 	b.ReportMetric(perPod(decode), "decode_ns")
