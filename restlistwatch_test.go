@@ -54,7 +54,7 @@ func (s *podServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	flusher := w.(http.Flusher)
 	flusher.Flush() // the client's Watch returns once it has the headers
-	encoder := restclientwatch.NewEncoder(streaming.NewEncoder(info.StreamSerializer.Framer.NewFrameWriter(w), info.StreamSerializer.Serializer), s.encoder)
+	encoder := restclientwatch.NewEncoder(streaming.NewEncoder(info.StreamSerializer.NewFrameWriter(w), info.StreamSerializer.Serializer), s.encoder)
 	send := func(e watch.Event) bool {
 		if err := encoder.Encode(&e); err != nil {
 			return false
