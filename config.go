@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/connrotation"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/homedir"
 )
 
@@ -90,6 +91,9 @@ type clientSet struct {
 	// closeConnections closes every connection of the HTTP client the
 	// builder created; nil for injected clients.
 	closeConnections func()
+	// typedREST makes the REST clients of typed informers (see
+	// restListWatch); nil for injected clients, which are used instead.
+	typedREST *restClients
 }
 
 // clients returns the injected clients, or creates all three from the
@@ -120,6 +124,11 @@ func (b *Builder) clients() (clientSet, error) {
 		typedCfg.ContentType = protobufContentType
 		typedCfg.AcceptContentTypes = protobufContentType + ",application/json"
 	}
+	if typedCfg.RateLimiter == nil {
+		// One limiter for the clientset and our typed REST clients, as
+		// the clientset shares one between its groups.
+		typedCfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(typedCfg.QPS, typedCfg.Burst)
+	}
 	kube, err := kubernetes.NewForConfigAndClient(typedCfg, httpClient)
 	if err != nil {
 		return clientSet{}, fmt.Errorf("informer: creating the typed client: %w", err)
@@ -132,7 +141,10 @@ func (b *Builder) clients() (clientSet, error) {
 	if err != nil {
 		return clientSet{}, fmt.Errorf("informer: creating the metadata client: %w", err)
 	}
-	return clientSet{kube: kube, dyn: dyn, meta: meta, closeConnections: dialer.CloseAll}, nil
+	return clientSet{
+		kube: kube, dyn: dyn, meta: meta, closeConnections: dialer.CloseAll,
+		typedREST: newRESTClients(typedCfg, httpClient, !b.settings.keepManagedFields),
+	}, nil
 }
 
 // restConfig resolves the cluster config: WithConfig, then WithKubeconfig's

@@ -74,9 +74,9 @@
 // same resourceVersion) are skipped unless [DeliverNoOpUpdates] is given.
 // [IsInitialList] tells adds of the initial list from later creations. By
 // default managedFields and the last-applied annotation are stripped before
-// objects are cached (see [Builder.WithManagedFields]);
-// [Builder.WithStringSharing] also makes cached objects share the strings
-// that repeat between them.
+// objects are cached, for typed objects before they are even decoded (see
+// [Builder.WithManagedFields]), and cached objects share the strings that
+// repeat between them (see [Builder.WithStringSharing]).
 //
 // # Reconcile loops
 //

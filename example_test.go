@@ -147,13 +147,15 @@ func ExampleSyncError() {
 	// timed out: true
 }
 
-// A large cache costs less memory when its objects share the strings that
-// repeat between them; handlers and listers see the same values as without.
+// Cached objects share the strings that repeat between them by default, so
+// that a large cache costs less memory; handlers and listers see the same
+// values either way. WithStringSharing(false) turns it off, for a program
+// that caches few objects and would rather not pay the CPU.
 func ExampleBuilder_WithStringSharing() {
 	ctx := context.Background()
 	kube := fake.NewClientset(newPod("shop", "web-1", "web"), newPod("shop", "web-2", "web"))
 
-	b := informer.NewBuilder().WithClients(kube, nil).WithStringSharing()
+	b := informer.NewBuilder().WithClients(kube, nil).WithStringSharing(false)
 	pods := informer.Watch(b, informer.Funcs[*corev1.Pod]{})
 	inf, err := b.Build()
 	if err != nil {

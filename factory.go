@@ -155,7 +155,12 @@ func (f *factories) listWatchFuncs(key resourceKey) (funcs listWatchFuncs, clien
 		if example, err = scheme.Scheme.New(gvk); err != nil {
 			return funcs, nil, nil, fmt.Errorf("informer: watch %s: %w", key, err)
 		}
-		if funcs, err = typedListWatch(f.clients.kube, gvk, namespace); err != nil {
+		if f.clients.typedREST != nil {
+			funcs, err = f.clients.typedREST.listWatch(gvk, key.gvr.Resource, namespace)
+		} else {
+			funcs, err = typedListWatch(f.clients.kube, gvk, namespace)
+		}
+		if err != nil {
 			return funcs, nil, nil, fmt.Errorf("informer: watch %s: %w", key, err)
 		}
 		return funcs, f.clients.kube, example, nil

@@ -3,8 +3,10 @@ package informer
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"reflect"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -160,4 +163,90 @@ func findTypedClient(gvk schema.GroupVersionKind) (typedClientMethods, error) {
 		}
 	}
 	return typedClientMethods{}, fmt.Errorf("no typed client in kubernetes.Interface lists %v", listType)
+}
+
+// restClients makes, and keeps one per group version, the REST clients
+// behind the typed informers of an [Informer] built from a cluster config:
+// the typed clientset's config and HTTP client, with a serializer of our
+// own. Unless managedFields are kept, its protobuf decoder strips them
+// before decoding (see decode.go). Injected clientsets (fakes) are used
+// through typedListWatch instead.
+type restClients struct {
+	config     *rest.Config
+	httpClient *http.Client
+	serializer runtime.NegotiatedSerializer
+
+	mu      sync.Mutex
+	clients map[schema.GroupVersion]*rest.RESTClient
+}
+
+// newRESTClients returns the REST client maker of the typed clientset's
+// config and HTTP client; lean selects the stripping serializer.
+func newRESTClients(config *rest.Config, httpClient *http.Client, lean bool) *restClients {
+	serializer := scheme.Codecs.WithoutConversion()
+	if lean {
+		serializer = newLeanSerializer()
+	}
+	return &restClients{config: config, httpClient: httpClient, serializer: serializer, clients: map[schema.GroupVersion]*rest.RESTClient{}}
+}
+
+// client returns the REST client of group version gv.
+func (c *restClients) client(gv schema.GroupVersion) (*rest.RESTClient, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if client, ok := c.clients[gv]; ok {
+		return client, nil
+	}
+	cfg := rest.CopyConfig(c.config)
+	cfg.GroupVersion = &gv
+	cfg.APIPath = "/apis"
+	if gv.Group == "" {
+		cfg.APIPath = "/api"
+	}
+	cfg.NegotiatedSerializer = c.serializer
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	client, err := rest.RESTClientForConfigAndClient(cfg, c.httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("creating the REST client of %s: %w", gv, err)
+	}
+	c.clients[gv] = client
+	return client, nil
+}
+
+// listWatch lists and watches the built-in resource of kind gvk, named
+// resource, as the typed clientset does, through the REST client of its
+// group version.
+func (c *restClients) listWatch(gvk schema.GroupVersionKind, resource, namespace string) (listWatchFuncs, error) {
+	methods, err := findTypedClient(gvk)
+	if err != nil {
+		return listWatchFuncs{}, err
+	}
+	client, err := c.client(gvk.GroupVersion())
+	if err != nil {
+		return listWatchFuncs{}, err
+	}
+	listKind := gvk.GroupVersion().WithKind(gvk.Kind + "List")
+	request := func(opts *metav1.ListOptions) *rest.Request {
+		var timeout time.Duration
+		if opts.TimeoutSeconds != nil {
+			timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
+		}
+		return client.Get().NamespaceIfScoped(namespace, methods.namespaced).Resource(resource).
+			VersionedParams(opts, scheme.ParameterCodec).Timeout(timeout)
+	}
+	return listWatchFuncs{
+		list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			list, err := scheme.Scheme.New(listKind)
+			if err != nil {
+				return nil, fmt.Errorf("no list type for %s: %w", gvk, err)
+			}
+			return list, request(&opts).Do(ctx).Into(list)
+		},
+		watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.Watch = true
+			return request(&opts).Watch(ctx)
+		},
+	}, nil
 }

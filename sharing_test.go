@@ -46,13 +46,22 @@ func TestStringSharingWorksWithManagedFieldsKept(t *testing.T) {
 }
 
 func TestWithStringSharingSharesAcrossCachedObjects(t *testing.T) {
-	for _, share := range []bool{false, true} {
-		t.Run(fmt.Sprintf("sharing=%v", share), func(t *testing.T) {
+	tests := []struct {
+		name      string
+		configure func(*Builder)
+		share     bool
+	}{
+		{name: "default", configure: func(*Builder) {}, share: true},
+		{name: "WithStringSharing(false)", configure: func(b *Builder) { b.WithStringSharing(false) }},
+		{name: "WithStringSharing()", configure: func(b *Builder) { b.WithStringSharing(false).WithStringSharing() }, share: true},
+		{name: "WithStringSharing(true)", configure: func(b *Builder) { b.WithStringSharing(false).WithStringSharing(true) }, share: true},
+	}
+	for _, tt := range tests {
+		share := tt.share
+		t.Run(tt.name, func(t *testing.T) {
 			kube := fake.NewClientset(podWithOwnStrings(1), podWithOwnStrings(2))
 			b := NewBuilder().WithClients(kube, nil)
-			if share {
-				b.WithStringSharing()
-			}
+			tt.configure(b)
 			reg := Watch(b, Funcs[*corev1.Pod]{})
 			startSynced(t, b)
 			pods, err := reg.Lister().List(nil)
@@ -67,5 +76,12 @@ func TestWithStringSharingSharesAcrossCachedObjects(t *testing.T) {
 				t.Errorf("the two cached pods share their image string: %v, want %v", got, share)
 			}
 		})
+	}
+}
+
+func TestWithStringSharingRejectsSeveralArguments(t *testing.T) {
+	b := NewBuilder().WithClients(fake.NewClientset(), nil).WithStringSharing(true, false)
+	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), "WithStringSharing") {
+		t.Errorf("Build: got %v, want an error naming WithStringSharing", err)
 	}
 }

@@ -14,10 +14,11 @@ import (
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
 // newTransform returns the transform applied to every object of one
-// informer before it is cached: the default stripping, the sharing of
-// repeated strings if asked for (with a table of the informer's own), then
-// the user's transform. With neither stripping nor sharing it is the
-// user's transform itself (nil when there is none).
+// informer before it is cached: the default stripping (of what the typed
+// informers' decoder left: see decode.go), the sharing of repeated strings
+// unless turned off (with a table of the informer's own), then the user's
+// transform. With neither stripping nor sharing it is the user's transform
+// itself (nil when there is none).
 func newTransform(s settings) cache.TransformFunc {
 	user := s.transform
 	strip := !s.keepManagedFields
