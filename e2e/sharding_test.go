@@ -158,10 +158,16 @@ type shardReplica struct {
 
 func startShardReplica(t *testing.T, c *localcluster.Cluster, ns, id string, log *shardCallLog) *shardReplica {
 	t.Helper()
+	return startShardReplicaTimed(t, c, ns, id, log, informer.LeaseTimings(e2eLeaseDuration, e2eRenewDeadline, e2eRetryPeriod))
+}
+
+// startShardReplicaTimed is startShardReplica with the given lease timings.
+func startShardReplicaTimed(t *testing.T, c *localcluster.Cluster, ns, id string, log *shardCallLog, timings informer.LeaseOption) *shardReplica {
+	t.Helper()
 	r := &shardReplica{id: id, proxy: startProxy(t, apiServerAddr(c)), done: make(chan struct{})}
 	b := informer.NewBuilder().WithConfig(proxiedConfig(c, r.proxy, nil)).WithNamespace(ns).
 		WithSharding(ns, shardE2EGroup, informer.ShardRanges(shardE2ERanges),
-			informer.ShardLease(informer.LeaseIdentity(id), informer.LeaseTimings(e2eLeaseDuration, e2eRenewDeadline, e2eRetryPeriod)))
+			informer.ShardLease(informer.LeaseIdentity(id), timings))
 	r.reg = informer.Watch(b, log.funcs(id), informer.Sharded(informer.ShardByUID))
 	inf, err := b.Build()
 	if err != nil {
