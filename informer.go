@@ -87,7 +87,7 @@ func (i *Informer) attach(reg registration) error {
 		if i.shards == nil || !ok {
 			return fmt.Errorf("informer: watch %s: Sharded needs Builder.WithSharding", reg.resourceKey(i.settings.scope()))
 		}
-		reg.bindShards(i.shards.config.ranges, i.shards.open)
+		reg.bindShards(i.shards)
 		i.shards.add(sharded)
 		return nil
 	}

@@ -64,7 +64,7 @@ type registration interface {
 	fail(err error)
 	syncedChecker() cache.DoneChecker
 	shardKey() ShardKey
-	bindShards(ranges int, open func(rng int) bool)
+	bindShards(group *shardGroup)
 	displayName() string
 	running() bool
 	optional() bool
@@ -240,10 +240,11 @@ func (r *Registration[T]) optional() bool { return r.opts.optional }
 func (r *Registration[T]) shardKey() ShardKey { return r.opts.shardKey }
 
 // bindShards prepares a sharded registration for its ranges.
-func (r *Registration[T]) bindShards(ranges int, open func(rng int) bool) {
+func (r *Registration[T]) bindShards(group *shardGroup) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sharded = &shardedState{key: shard.Key(r.opts.shardKey), ranges: ranges, open: open, attached: map[int]rangeAttachment{}}
+	r.sharded = &shardedState{key: shard.Key(r.opts.shardKey), ranges: group.config.ranges, open: group.open,
+		group: group, attached: map[int]rangeAttachment{}}
 }
 
 func (r *Registration[T]) running() bool {

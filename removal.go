@@ -26,12 +26,25 @@ var ErrRemoved = errors.New("informer: registration removed")
 // returns nil; after [Informer.Stop], Remove only forgets the registration.
 // Before [Informer.Start], the informer is then never started. A registration
 // that was never attached (before [Builder.Build], or one that failed)
-// cannot be removed: Remove returns an error.
+// cannot be removed: Remove returns an error. A [Sharded] registration's
+// handlers are removed from every range, and the range informers of a
+// resource no other sharded registration needs are stopped.
 func (r *Registration[T]) Remove(ctx context.Context) error {
-	if r.opts.shardKey != "" {
-		return fmt.Errorf("informer: remove %s: sharded registrations cannot be removed yet", r.key)
-	}
 	r.mu.Lock()
+	if st := r.sharded; st != nil {
+		group, err := st.group, r.err
+		if err == nil {
+			r.err = ErrRemoved
+		}
+		r.mu.Unlock()
+		switch {
+		case errors.Is(err, ErrRemoved):
+			return nil
+		case err != nil:
+			return fmt.Errorf("informer: remove %s: not attached: %w", r.key, err)
+		}
+		return group.remove(ctx, r)
+	}
 	res, handle, err := r.res, r.handle, r.err
 	if res != nil {
 		r.res, r.handle, r.err = nil, nil, ErrRemoved
@@ -52,9 +65,6 @@ func (r *Registration[T]) Remove(ctx context.Context) error {
 // calls finish, queued keys are abandoned, see [Reconciler.Abandoned]),
 // then its registration is removed as by [Registration.Remove].
 func (rc *Reconciler[T]) Remove(ctx context.Context) error {
-	if rc.reg.opts.shardKey != "" {
-		return fmt.Errorf("informer: remove %s: sharded reconcile loops cannot be removed yet", rc.reg.key)
-	}
 	rc.mu.Lock()
 	owner := rc.owner
 	rc.mu.Unlock()

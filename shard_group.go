@@ -70,7 +70,7 @@ type shardGroup struct {
 
 	mu         sync.Mutex
 	regs       []sharded
-	sources    map[int][]*resource // per range: its informers, one per sharded resource
+	sources    map[int]map[resourceKey]*resource // per range: its informer of each sharded resource
 	serverSide map[resourceKey]bool
 	probeErr   error
 	observed   map[string]*observedMember // member Leases by identity
@@ -103,7 +103,7 @@ func newShardGroup(config *shardingConfig, kube kubernetes.Interface, inf *Infor
 		since:      time.Since,
 		active:     make([]atomic.Bool, config.ranges),
 		trigger:    make(chan struct{}, 1),
-		sources:    map[int][]*resource{},
+		sources:    map[int]map[resourceKey]*resource{},
 		serverSide: map[resourceKey]bool{},
 		observed:   map[string]*observedMember{},
 		owners:     make([]string, config.ranges),
@@ -125,8 +125,9 @@ func (g *shardGroup) memberLeaseName() string {
 // they come.
 func (g *shardGroup) add(reg sharded) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.regs = append(g.regs, reg)
+	g.mu.Unlock()
+	g.poke() // a registration made after Start gets the ranges owned now
 }
 
 // gate returns the gate of range rng (see open).
@@ -447,13 +448,15 @@ func (g *shardGroup) warmAt(member string, rng int) bool {
 // are not active: ready to be handed over.
 func (g *shardGroup) warmRangesLocked() []int {
 	var warm []int
+	keys := g.regKeysLocked()
 	for rng, sources := range g.sources {
-		if g.active[rng].Load() || len(sources) < len(g.regKeysLocked()) {
+		if g.active[rng].Load() {
 			continue
 		}
 		synced := true
-		for _, res := range sources {
-			synced = synced && res.informer.HasSynced()
+		for _, key := range keys {
+			res, ok := sources[key]
+			synced = synced && ok && res.informer.HasSynced()
 		}
 		if synced {
 			warm = append(warm, rng)
@@ -477,17 +480,17 @@ func (g *shardGroup) regKeysLocked() []resourceKey {
 }
 
 // ensureSources starts the informers of range rng, one per sharded
-// resource, if they are not running; it reports whether they exist.
+// resource, if they are not running; it reports whether they all exist.
 func (g *shardGroup) ensureSources(ctx context.Context, rng int) bool {
 	g.mu.Lock()
-	keys := g.regKeysLocked()
-	have := len(g.sources[rng]) == len(keys)
-	g.mu.Unlock()
-	if have {
-		return true
+	var missing []resourceKey
+	for _, key := range g.regKeysLocked() {
+		if _, ok := g.sources[rng][key]; !ok {
+			missing = append(missing, key)
+		}
 	}
-	var sources []*resource
-	for _, key := range keys {
+	g.mu.Unlock()
+	for _, key := range missing {
 		serverSide, err := g.probe(ctx, key)
 		if err != nil {
 			return false
@@ -507,11 +510,13 @@ func (g *shardGroup) ensureSources(ctx context.Context, rng int) bool {
 			klog.FromContext(ctx).Error(err, "Could not start a range's informer", "group", g.name(), "range", rng)
 			return false
 		}
-		sources = append(sources, res)
+		g.mu.Lock()
+		if g.sources[rng] == nil {
+			g.sources[rng] = map[resourceKey]*resource{}
+		}
+		g.sources[rng][key] = res
+		g.mu.Unlock()
 	}
-	g.mu.Lock()
-	g.sources[rng] = sources
-	g.mu.Unlock()
 	return true
 }
 
@@ -566,19 +571,23 @@ func (g *shardGroup) probe(ctx context.Context, key resourceKey) (bool, error) {
 	return serverSide, nil
 }
 
-// activate attaches the handlers of range rng and opens its gate, if it is
-// not active yet: each handler receives the range's cached objects as adds.
+// activate opens the gate of range rng and attaches the handlers of every
+// sharded registration that has none for it yet (all of them when the
+// range arrives, a registration made later otherwise): each receives the
+// range's cached objects as adds.
 func (g *shardGroup) activate(ctx context.Context, rng int) {
-	if g.active[rng].Load() || !g.ensureSources(ctx, rng) {
+	if !g.ensureSources(ctx, rng) {
 		return
 	}
 	g.mu.Lock()
 	sources, regs := g.sources[rng], slices.Clone(g.regs)
-	keys := g.regKeysLocked()
 	g.mu.Unlock()
-	g.active[rng].Store(true)
+	arrived := !g.active[rng].Swap(true)
 	for _, reg := range regs {
-		res := sources[slices.Index(keys, reg.resourceKey(g.inf.settings.scope()))]
+		res, ok := sources[reg.resourceKey(g.inf.settings.scope())]
+		if !ok {
+			continue
+		}
 		g.inf.mu.Lock()
 		env := g.inf.handlerEnv()
 		g.inf.mu.Unlock()
@@ -586,7 +595,9 @@ func (g *shardGroup) activate(ctx context.Context, rng int) {
 			klog.FromContext(ctx).Error(err, "Could not start a range's handler", "group", g.name(), "range", rng)
 		}
 	}
-	klog.FromContext(ctx).V(2).Info("Range owned; handlers started", "group", g.name(), "range", rng)
+	if arrived {
+		klog.FromContext(ctx).V(2).Info("Range owned; handlers started", "group", g.name(), "range", rng)
+	}
 }
 
 // deactivate closes the gate of range rng and removes its handlers,
@@ -745,18 +756,59 @@ func (g *shardGroup) dropSources(rng int) {
 	g.mu.Lock()
 	sources := g.sources[rng]
 	delete(g.sources, rng)
-	shared := map[*resource]bool{}
+	g.mu.Unlock()
+	for _, res := range sources {
+		g.dropIfUnused(res)
+	}
+}
+
+// dropIfUnused stops res unless a range still uses it (client-side
+// filtering shares one informer among the ranges).
+func (g *shardGroup) dropIfUnused(res *resource) {
+	g.mu.Lock()
 	for _, others := range g.sources {
-		for _, res := range others {
-			shared[res] = true
+		for _, other := range others {
+			if other == res {
+				g.mu.Unlock()
+				return
+			}
 		}
 	}
 	g.mu.Unlock()
-	for _, res := range sources {
-		if !shared[res] {
-			g.inf.dropSource(res)
+	g.inf.dropSource(res)
+}
+
+// remove forgets a sharded registration: its handlers of every range are
+// removed (waiting for running callbacks and, for a reconcile loop,
+// reconciles), and the informers of a resource no registration needs any
+// more are stopped, without deletes.
+func (g *shardGroup) remove(ctx context.Context, reg sharded) error {
+	g.mu.Lock()
+	g.regs = slices.DeleteFunc(g.regs, func(other sharded) bool { return other == reg })
+	keys := g.regKeysLocked()
+	g.mu.Unlock()
+	for _, rng := range reg.attachedRanges() {
+		if err := reg.detachRange(ctx, rng); err != nil {
+			return err
 		}
 	}
+	key := reg.resourceKey(g.inf.settings.scope())
+	if slices.Contains(keys, key) {
+		return nil // other registrations go on with the resource
+	}
+	var unused []*resource
+	g.mu.Lock()
+	for _, sources := range g.sources {
+		if res, ok := sources[key]; ok {
+			unused = append(unused, res)
+			delete(sources, key)
+		}
+	}
+	g.mu.Unlock()
+	for _, res := range unused {
+		g.dropIfUnused(res)
+	}
+	return nil
 }
 
 // closeGates closes every range's gate: no callback starts any more.

@@ -417,3 +417,56 @@ func TestShardTestPodsSpreadOverRanges(t *testing.T) {
 		}
 	}
 }
+
+func TestShardedRegistrationAddedLateAndRemoved(t *testing.T) {
+	const podCount = 40
+	kube := fake.NewClientset(shardedPods(podCount)...)
+	casLeases(kube)
+	first, late := newShardLog(t), newShardLog(t)
+	b := NewBuilder().WithClients(kube, nil).
+		WithSharding("kube-system", "test-group", ShardRanges(testShardRanges), ShardLease(LeaseIdentity("a"), testShardTimings))
+	reg := Watch(b, first.funcs("a"), Sharded(ShardByUID))
+	inf := buildAndStart(t, b)
+	waitUntil(t, "every pod handled", func() bool { return first.allAt(podCount, "1") })
+
+	// A registration made after Start gets the owned ranges' objects.
+	lateReg := Watch(b, late.funcs("a"), Sharded(ShardByUID))
+	if err := lateReg.Err(); err != nil {
+		t.Fatalf("late Watch: %v", err)
+	}
+	waitUntil(t, "every pod handled by the late registration", func() bool { return late.allAt(podCount, "1") })
+
+	// Removing one leaves the other running on the same informers.
+	if err := reg.Remove(t.Context()); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if err := reg.Remove(t.Context()); err != nil {
+		t.Errorf("second Remove: got %v, want nil", err)
+	}
+	if _, err := reg.Lister().List(nil); !errors.Is(err, ErrRemoved) {
+		t.Errorf("removed registration's Lister: got %v, want ErrRemoved", err)
+	}
+	updated := pod("default", "p00", "2")
+	updated.UID = testUID(0)
+	if _, err := kube.CoreV1().Pods("default").Update(t.Context(), updated, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the update reaches the remaining registration", func() bool {
+		late.mu.Lock()
+		defer late.mu.Unlock()
+		return late.last["p00"] == "2"
+	})
+	first.mu.Lock()
+	if got := first.last["p00"]; got != "1" {
+		t.Errorf("removed registration saw p00 at %q, want no callback after Remove (last %q)", got, "1")
+	}
+	first.mu.Unlock()
+
+	// Removing the last one stops the ranges' informers, without deletes.
+	if err := lateReg.Remove(t.Context()); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if got := len(inf.Status().Informers); got != 0 {
+		t.Errorf("informers after the last sharded registration was removed: got %d, want 0", got)
+	}
+}

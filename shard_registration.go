@@ -21,7 +21,8 @@ type shardedState struct {
 	key    shard.Key
 	ranges int
 	// open reports whether this replica owns a range now (its gate).
-	open func(rng int) bool
+	open  func(rng int) bool
+	group *shardGroup // for Remove
 	// serial keeps the callbacks of the registration one at a time across
 	// its ranges' handlers, as for any registration.
 	serial sync.Mutex
@@ -51,7 +52,7 @@ func (r *Registration[T]) attachRange(rng int, res *resource, env handlerEnv, ga
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
-		return r.err
+		return nil // removed (or failed): nothing to attach
 	}
 	st := r.sharded
 	if _, ok := st.attached[rng]; ok {
