@@ -105,7 +105,8 @@
 // and [Informer.Run] returns an error wrapping [ErrLeadershipLost]; one
 // that stops cleanly releases the Lease once its callbacks returned, so
 // that another takes over within about a retry period.
-// [Informer.Leading] and [Status].Leadership ([LeadershipStatus]) show the
+// [Informer.Leading], [Informer.LeadingHandler] (a readiness probe that
+// selects the leader) and [Status].Leadership ([LeadershipStatus]) show the
 // state, including the last error reading or writing the Lease (an
 // identity without get, create and update on leases never leads, and
 // says so there).

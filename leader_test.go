@@ -3,6 +3,8 @@ package informer
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -116,6 +118,16 @@ func TestLeaderElectionOnlyTheLeaderHandlesAndCleanStopHandsOver(t *testing.T) {
 	}
 	if !leader.inf.Leading() || follower.inf.Leading() {
 		t.Errorf("Leading: leader %v, follower %v; want true, false", leader.inf.Leading(), follower.inf.Leading())
+	}
+	for _, tc := range []struct {
+		r    *replica
+		code int
+	}{{leader, http.StatusOK}, {follower, http.StatusServiceUnavailable}} {
+		rec := httptest.NewRecorder()
+		tc.r.inf.LeadingHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/leading", nil))
+		if rec.Code != tc.code {
+			t.Errorf("%s's LeadingHandler: got %d, want %d", tc.r.id, rec.Code, tc.code)
+		}
 	}
 	st := leader.inf.Status().Leadership
 	if st == nil || !st.Leading || st.Identity != leader.id || st.Lease != testLeaseNamespace+"/"+testLeaseName || st.LeadingSince.IsZero() {

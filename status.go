@@ -181,6 +181,21 @@ func (i *Informer) HealthzHandler() http.Handler { return probeHandler(i.Healthy
 // while [Informer.Ready] returns nil, else 503 with the reasons.
 func (i *Informer) ReadyzHandler() http.Handler { return probeHandler(i.Ready) }
 
+// LeadingHandler returns an HTTP handler for a readiness probe that
+// selects the leader, for example so that a Service sends traffic to it
+// only: 200 "ok" while [Informer.Leading] reports true, else 503. Without
+// [Builder.WithLeaderElection] every replica is ready by it.
+func (i *Informer) LeadingHandler() http.Handler {
+	return probeHandler(func() error {
+		if !i.Leading() {
+			return errNotLeading
+		}
+		return nil
+	})
+}
+
+var errNotLeading = errors.New("informer: not leading")
+
 func probeHandler(check func() error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
