@@ -102,7 +102,8 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer) int {
 		fmt.Fprintln(out, "demo: unhandled:", u)
 	}
 	for i, id := range s.replicaIDs {
-		fmt.Fprintf(out, "demo: %s ran %d callbacks\n", id, s.callbacksPerReplica[i])
+		fmt.Fprintf(out, "demo: %s ran %d callbacks, cached %d pods, live heap %d bytes at its last status\n",
+			id, s.callbacksPerReplica[i], s.cachedPerReplica[i], s.heapPerReplica[i])
 	}
 	if s.takeover != "" {
 		fmt.Fprintln(out, "demo: longest takeover:", s.takeover)

@@ -47,6 +47,7 @@ type record struct {
 	Warming    []int  `json:"warming,omitempty"`
 	ServerSide *bool  `json:"serverSide,omitempty"`
 	Cached     int    `json:"cached,omitempty"`
+	HeapBytes  uint64 `json:"heapBytes,omitempty"`
 	Error      string `json:"error,omitempty"`
 }
 

@@ -42,6 +42,7 @@ type summary struct {
 	cachedPerReplica                                     []int  // -1: the replica reported no status
 	serverSide                                           bool
 	callbacksPerReplica                                  []int
+	heapPerReplica                                       []uint64 // last live heap reported, 0 if none
 	doubles, unhandledExamples                           []string
 }
 
@@ -72,14 +73,14 @@ func summarize(in summaryInput) summary {
 	byUID := map[string][]record{}
 	var sawServerSide, allServerSide = false, true
 	for _, id := range in.replicas {
-		cached, callbacks := -1, 0
+		cached, callbacks, heap := -1, 0, uint64(0)
 		for _, r := range in.logs[id] {
 			switch {
 			case r.isCallback():
 				callbacks++
 				byUID[r.UID] = append(byUID[r.UID], r)
 			case r.Event == kindStatus:
-				cached = r.Cached
+				cached, heap = r.Cached, r.HeapBytes
 				if r.Ranges > 0 {
 					ranges = r.Ranges
 				}
@@ -91,6 +92,7 @@ func summarize(in summaryInput) summary {
 		}
 		s.cachedPerReplica = append(s.cachedPerReplica, cached)
 		s.callbacksPerReplica = append(s.callbacksPerReplica, callbacks)
+		s.heapPerReplica = append(s.heapPerReplica, heap)
 	}
 	s.serverSide = sawServerSide && allServerSide
 
