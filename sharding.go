@@ -87,6 +87,10 @@ type shardingConfig struct {
 // range over, or until the previous owner's Lease has expired. So no two
 // live replicas run handlers for one object at the same time.
 //
+// Ranges arrive after Start, as the group settles: [Informer.WaitForSync]
+// waits for the range informers that exist when it is called, not for
+// ranges to come; [Status].Sharding shows what this replica owns.
+//
 // When a range arrives, the handlers receive its cached objects as adds
 // with [IsInitialList] true, then its events. When a range leaves, its
 // handlers stop and its cache is dropped without deletes. Events of a
