@@ -327,7 +327,7 @@ func runDelivery(ctx context.Context, o options, p printer, size int) error {
 	for _, lib := range []string{libOursNoShare, libOursKeep} {
 		logf("allocs_per_event%s %s: median %.2f", sizeSuffix(size), lib, median(allocs[lib]))
 	}
-	logf("delivery_ns_per_event%s ours-keep/raw (no stripping): %.3f", sizeSuffix(size), median(nanos[libOursKeep])/median(nanos[libRaw]))
+	logf("delivery_ns_per_event%s ours-keep/raw (no stripping, sharing on): %.3f", sizeSuffix(size), median(nanos[libOursKeep])/median(nanos[libRaw]))
 	for _, c := range deliveryComparisons(size, nanos, allocs) {
 		p.compare(c)
 	}

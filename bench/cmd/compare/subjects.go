@@ -46,8 +46,9 @@ const (
 	// libOursUnstructuredNoShare is ours-unstructured with
 	// WithStringSharing(false).
 	libOursUnstructuredNoShare = "ours-unstructured-noshare"
-	// libOursKeep is ours with WithManagedFields: nothing stripped, no
-	// transform. Not part of the comparison; it tells what stripping costs.
+	// libOursKeep is ours with WithManagedFields: nothing stripped, strings
+	// still shared (the default), managedFields' included. Not part of the
+	// comparison; it tells what the stripping costs or saves.
 	libOursKeep = "ours-keep"
 )
 
