@@ -117,7 +117,7 @@ type panel struct {
 var chartPanels = []panel{
 	{title: "Heap per cached pod, 10k pods", unit: "KB", scale: 1000, decimals: 1, groups: []barGroup{
 		{"typed", "heap_bytes_per_pod_10k"},
-		{"typed, sharing", "heap_bytes_per_pod_shared_strings_10k"},
+		{"typed, no sharing", "heap_bytes_per_pod_no_sharing_10k"},
 		{"metadata only", "heap_bytes_per_pod_metadata_vs_raw_metadata_10k"},
 		{"unstructured", "heap_bytes_per_pod_unstructured_10k"},
 	}},
@@ -176,7 +176,7 @@ func drawChart(dc draw.Canvas, res *results, info chartInfo) error {
 	style := draw.TextStyle{Color: color.Black, Font: font.From(plot.DefaultFont, 9), Handler: plot.DefaultTextHandler}
 	lines := []string{
 		fmt.Sprintf("informer bench/cmd/compare, %s, commit %s, %s UTC. Bars: ours (this library, default options), raw client-go, controller-runtime; lower is better.", mode, info.commit, info.at.Format("2006-01-02 15:04")),
-		fmt.Sprintf("Machine: %s. \"typed, sharing\": ours with WithStringSharing(). Sync: medians of runs; dashed line: one plain protobuf LIST of the same pods (the floor).", info.machine),
+		fmt.Sprintf("Machine: %s. \"typed, no sharing\": ours with WithStringSharing(false). Sync: medians of runs; dashed line: one plain protobuf LIST of the same pods (the floor).", info.machine),
 	}
 	for i, line := range lines {
 		dc.FillText(style, vg.Point{X: dc.Min.X + 3*vg.Millimeter, Y: dc.Min.Y + footer - vg.Length(i+1)*4.5*vg.Millimeter}, line)

@@ -21,18 +21,20 @@
 //     events as the API server sends them, protobuf watch events read by
 //     each library's real client from a RoundTripper (wire.go), in this
 //     process; median of -runs runs.
-//     delivery_ns_per_event_shared_strings_<N>: the same for ours built
-//     with WithStringSharing (ours-share, measured in the same rotation),
-//     against the same raw and ctrl medians.
+//     delivery_ns_per_event_no_sharing_<N>: the delivery through a fake
+//     watch for ours built with WithStringSharing(false) (ours-noshare,
+//     measured in the same rotation), against the same raw and ctrl
+//     medians. The wire delivery also runs ours-noshare and ours-keep
+//     (WithManagedFields) and logs them against ours on stderr.
 //   - heap_bytes_per_pod_<N>, heap_bytes_per_pod_metadata_<N>,
 //     heap_bytes_per_pod_metadata_vs_raw_metadata_<N>,
-//     heap_bytes_per_pod_shared_strings_<N> (ours-share against the raw and
+//     heap_bytes_per_pod_no_sharing_<N> (ours-noshare against the raw and
 //     ctrl figures of heap_bytes_per_pod_<N>),
 //     heap_bytes_per_pod_unstructured_<N> (each library caching
 //     *unstructured.Unstructured: WatchResource, client-go's dynamic
 //     informer, controller-runtime's cache given an unstructured Pod) and
-//     heap_bytes_per_pod_unstructured_shared_strings_<N> (ours with
-//     WithStringSharing against the same raw and ctrl figures): heap kept
+//     heap_bytes_per_pod_unstructured_no_sharing_<N> (ours with
+//     WithStringSharing(false) against the same raw and ctrl figures): heap kept
 //     per pod after syncing N realistic pods from a fake LIST, each library
 //     in a child process of its own.
 //   - noop_resync_calls: handler calls for 10k unchanged pods, 1 s resync,
@@ -322,10 +324,10 @@ func runDelivery(ctx context.Context, o options, p printer, size int) error {
 	for _, lib := range deliveryLibs {
 		logSpread("delivery_ns_per_event"+sizeSuffix(size)+" "+lib, nanos[lib], "ns")
 	}
-	for _, lib := range []string{libOursShare, libOursKeep} {
+	for _, lib := range []string{libOursNoShare, libOursKeep} {
 		logf("allocs_per_event%s %s: median %.2f", sizeSuffix(size), lib, median(allocs[lib]))
 	}
-	logf("delivery_ns_per_event%s ours-keep/raw (no stripping): %.3f", sizeSuffix(size), median(nanos[libOursKeep])/median(nanos[libRaw]))
+	logf("delivery_ns_per_event%s ours-keep/raw (no stripping, sharing on): %.3f", sizeSuffix(size), median(nanos[libOursKeep])/median(nanos[libRaw]))
 	for _, c := range deliveryComparisons(size, nanos, allocs) {
 		p.compare(c)
 	}
@@ -334,7 +336,7 @@ func runDelivery(ctx context.Context, o options, p printer, size int) error {
 
 // deliveryComparisons are the delivery results at size events, from the
 // runs of each library: ours against raw and ctrl in time and allocations,
-// then ours-share against the same raw and ctrl runs in time.
+// then ours-noshare against the same raw and ctrl runs in time.
 func deliveryComparisons(size int, nanos, allocs map[string][]float64) []comparison {
 	suffix := sizeSuffix(size)
 	return []comparison{
@@ -342,8 +344,8 @@ func deliveryComparisons(size int, nanos, allocs map[string][]float64) []compari
 			ours: median(nanos[libOurs]), raw: median(nanos[libRaw]), ctrl: median(nanos[libCtrl])},
 		{name: "allocs_per_event" + suffix, decimals: 2,
 			ours: median(allocs[libOurs]), raw: median(allocs[libRaw]), ctrl: median(allocs[libCtrl])},
-		{name: "delivery_ns_per_event_shared_strings" + suffix, unit: "ns",
-			ours: median(nanos[libOursShare]), raw: median(nanos[libRaw]), ctrl: median(nanos[libCtrl])},
+		{name: "delivery_ns_per_event_no_sharing" + suffix, unit: "ns",
+			ours: median(nanos[libOursNoShare]), raw: median(nanos[libRaw]), ctrl: median(nanos[libCtrl])},
 	}
 }
 
@@ -392,7 +394,7 @@ func profileRuns(dir, what string, size int, libs []string, measure func(lib str
 }
 
 // runHeap measures the heap per pod of every library of heapLibs (typed,
-// metadata only, typed with string sharing, unstructured), each in a child
+// metadata only, typed without string sharing, unstructured), each in a child
 // process.
 func runHeap(ctx context.Context, o options, p printer, size int) error {
 	heap := map[string]float64{}
@@ -415,7 +417,7 @@ func runHeap(ctx context.Context, o options, p printer, size int) error {
 }
 
 // heapComparisons are the heap results at size pods, from the bytes per
-// pod of each library. The shared-strings line compares ours-share with the
+// pod of each library. The no-sharing line compares ours-noshare with the
 // very raw and ctrl figures of the typed line.
 func heapComparisons(size int, heap map[string]float64) []comparison {
 	suffix := sizeSuffix(size)
@@ -426,12 +428,12 @@ func heapComparisons(size int, heap map[string]float64) []comparison {
 			ours: heap[libOursMeta], raw: heap[libRaw], ctrl: heap[libCtrlMeta]},
 		{name: "heap_bytes_per_pod_metadata_vs_raw_metadata" + suffix, unit: "B",
 			ours: heap[libOursMeta], raw: heap[libRawMeta], ctrl: heap[libCtrlMeta]},
-		{name: "heap_bytes_per_pod_shared_strings" + suffix, unit: "B",
-			ours: heap[libOursShare], raw: heap[libRaw], ctrl: heap[libCtrl]},
+		{name: "heap_bytes_per_pod_no_sharing" + suffix, unit: "B",
+			ours: heap[libOursNoShare], raw: heap[libRaw], ctrl: heap[libCtrl]},
 		{name: "heap_bytes_per_pod_unstructured" + suffix, unit: "B",
 			ours: heap[libOursUnstructured], raw: heap[libRawUnstructured], ctrl: heap[libCtrlUnstructured]},
-		{name: "heap_bytes_per_pod_unstructured_shared_strings" + suffix, unit: "B",
-			ours: heap[libOursUnstructuredShare], raw: heap[libRawUnstructured], ctrl: heap[libCtrlUnstructured]},
+		{name: "heap_bytes_per_pod_unstructured_no_sharing" + suffix, unit: "B",
+			ours: heap[libOursUnstructuredNoShare], raw: heap[libRawUnstructured], ctrl: heap[libCtrlUnstructured]},
 	}
 }
 

@@ -327,8 +327,13 @@ func measureWireDelivery(ctx context.Context, lib string, stream *wireStream, pr
 	}, nil
 }
 
+// wireLibs are the libraries of the wire delivery: the three compared, then
+// ours-noshare and ours-keep, logged against ours on stderr (what string
+// sharing and the stripping cost or save when each event is decoded).
+var wireLibs = []string{libOurs, libRaw, libCtrl, libOursNoShare, libOursKeep}
+
 // runWireDelivery measures delivery from the wire at size events, o.runs
-// times per library of typedLibs, rotating the order of the libraries from
+// times per library of wireLibs, rotating the order of the libraries from
 // run to run. The events are encoded once, for every run.
 func runWireDelivery(ctx context.Context, o options, p printer, size int) (err error) {
 	started := time.Now()
@@ -340,8 +345,8 @@ func runWireDelivery(ctx context.Context, o options, p printer, size int) (err e
 	logf("wire %d: %d pods listed (%d bytes), %d events encoded in %v", size, stream.podCount, len(stream.list), size, time.Since(started).Round(time.Millisecond))
 	nanos, allocs, cpu := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
 	for round := range o.runs {
-		for k := range typedLibs {
-			lib := typedLibs[(round+k)%len(typedLibs)]
+		for k := range wireLibs {
+			lib := wireLibs[(round+k)%len(wireLibs)]
 			r, err := measureWireDelivery(ctx, lib, stream, deliveryProfiles{})
 			if err != nil {
 				return fmt.Errorf("wire delivery %s %d: %w", lib, size, err)
@@ -352,15 +357,20 @@ func runWireDelivery(ctx context.Context, o options, p printer, size int) (err e
 			allocs[lib] = append(allocs[lib], r.allocsPerEvent)
 		}
 	}
-	for _, lib := range typedLibs {
+	for _, lib := range wireLibs {
 		logSpread("delivery_wire_ns_per_event"+sizeSuffix(size)+" "+lib, nanos[lib], "ns")
 		logSpread("delivery_wire_ns_per_event"+sizeSuffix(size)+" "+lib+" process CPU", cpu[lib], "ns")
+	}
+	for _, lib := range []string{libOursNoShare, libOursKeep} {
+		logf("delivery_wire%s %s/ours: %.3f ns, %.3f process CPU, %.3f allocs (%.2f allocs/event)", sizeSuffix(size), lib,
+			median(nanos[lib])/median(nanos[libOurs]), median(cpu[lib])/median(cpu[libOurs]),
+			median(allocs[lib])/median(allocs[libOurs]), median(allocs[lib]))
 	}
 	for _, c := range wireComparisons(size, nanos, allocs) {
 		p.compare(c)
 	}
 	if o.profileDir != "" {
-		err := profileRuns(o.profileDir, "wire", size, typedLibs, func(lib string, prof deliveryProfiles) error {
+		err := profileRuns(o.profileDir, "wire", size, wireLibs, func(lib string, prof deliveryProfiles) error {
 			_, err := measureWireDelivery(ctx, lib, stream, prof)
 			return err
 		})
