@@ -2,6 +2,7 @@ package informer
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -64,7 +65,8 @@ type shardGroup struct {
 	regs       []sharded
 	sources    map[int]map[resourceKey]*resource // per range: its informer of each sharded resource
 	serverSide map[resourceKey]bool
-	probeErr   error
+	lastErr    error // the last error reading or writing the Leases, or probing the server
+	lastErrAt  time.Time
 	observed   map[string]*observedMember // member Leases by identity
 	owners     []string                   // as last read
 	ownersErr  error                      // the owners Lease cannot be read
@@ -180,6 +182,7 @@ func (g *shardGroup) reconcile(ctx context.Context) {
 	if ownersErr != nil {
 		// Never guess: a member configured differently owns ranges this
 		// replica cannot name.
+		g.recordErr(ownersErr) // a configuration error, not the server's
 		klog.FromContext(ctx).Error(ownersErr, "Shard group stalled", "group", g.name())
 		return
 	}
@@ -286,5 +289,24 @@ func (g *shardGroup) status() *ShardingStatus {
 		st.ServerSide[key.String()] = serverSide
 	}
 	st.Lost = g.lost
+	st.LastError, st.LastErrorTime = g.lastErr, g.lastErrAt
 	return st
+}
+
+// recordErr keeps err for Status: the last error reading or writing the
+// group's Leases or probing the server.
+func (g *shardGroup) recordErr(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.lastErr, g.lastErrAt = err, time.Now()
+}
+
+// leaseErr classifies an error reading or writing the group's Leases, with
+// the rights they need as the hint when it is forbidden.
+func (g *shardGroup) leaseErr(err error) error {
+	classified := classifyListWatchError("leases", err)
+	if lw, ok := classified.(*listWatchError); ok && lw.reason == ErrForbidden {
+		lw.hint = "the identity needs get, list, watch, create, update and delete on leases (coordination.k8s.io) in namespace " + g.config.namespace
+	}
+	return fmt.Errorf("shard group %s: %w", g.name(), classified)
 }

@@ -470,3 +470,22 @@ func TestShardedRegistrationAddedLateAndRemoved(t *testing.T) {
 		t.Errorf("informers after the last sharded registration was removed: got %d, want 0", got)
 	}
 }
+
+func TestShardingLeaseErrorsShowInStatus(t *testing.T) {
+	kube := fake.NewClientset(shardedPods(4)...)
+	kube.PrependReactor("create", "leases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(coordinationv1.Resource("leases"), "", errors.New("no rights"))
+	})
+	b := NewBuilder().WithClients(kube, nil).
+		WithSharding("kube-system", "test-group", ShardRanges(testShardRanges), ShardLease(LeaseIdentity("a"), testShardTimings))
+	Watch(b, Funcs[*corev1.Pod]{}, Sharded(ShardByUID))
+	inf := buildAndStart(t, b)
+	waitUntil(t, "Status().Sharding.LastError is set", func() bool { return inf.Status().Sharding.LastError != nil })
+	st := inf.Status().Sharding
+	if !errors.Is(st.LastError, ErrForbidden) || !strings.Contains(st.LastError.Error(), "delete on leases") || st.LastErrorTime.IsZero() {
+		t.Errorf("LastError: got %v at %v, want ErrForbidden naming the rights on leases", st.LastError, st.LastErrorTime)
+	}
+	if len(st.Owned) != 0 {
+		t.Errorf("owned without a Lease: got %v, want none", st.Owned)
+	}
+}

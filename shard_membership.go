@@ -113,6 +113,7 @@ func (g *shardGroup) renewals(ctx, runCtx context.Context) {
 			return
 		}
 		if err != nil {
+			g.recordErr(g.leaseErr(err))
 			klog.FromContext(ctx).V(2).Info("Could not renew the shard Lease", "group", g.name(), "err", err)
 		}
 		if g.renewed.Load() != nil && (!wasCurrent || !g.current()) && runCtx.Err() == nil {

@@ -30,6 +30,7 @@ func (g *shardGroup) handOver(ctx context.Context, rng int, next string) {
 		return true
 	}); err != nil {
 		// Still written as owner here: take it back up at the next pass.
+		g.recordErr(g.leaseErr(err))
 		klog.FromContext(ctx).Info("Could not hand a range over; retrying", "group", g.name(), "range", rng, "err", err)
 		return
 	}
@@ -54,6 +55,7 @@ func (g *shardGroup) claim(ctx context.Context, rng int, prev string) bool {
 		return true
 	})
 	if err != nil {
+		g.recordErr(g.leaseErr(err))
 		klog.FromContext(ctx).Info("Could not claim a range; retrying", "group", g.name(), "range", rng, "err", err)
 		return false
 	}

@@ -118,9 +118,7 @@ func (g *shardGroup) probe(ctx context.Context, key resourceKey) (bool, error) {
 	list, err := g.inf.factories.list(ctx, key, metav1.ListOptions{Limit: 1, ShardSelector: sel})
 	if err != nil {
 		err = classifyListWatchError(key.gvr.Resource, err)
-		g.mu.Lock()
-		g.probeErr = err
-		g.mu.Unlock()
+		g.recordErr(err)
 		klog.FromContext(ctx).Info("Shard support probe failed; retrying", "group", g.name(), "resource", key.String(), "err", err)
 		return false, err
 	}
@@ -137,7 +135,7 @@ func (g *shardGroup) probe(ctx context.Context, key resourceKey) (bool, error) {
 			"group", g.name(), "resource", key.String())
 	}
 	g.mu.Lock()
-	g.serverSide[key], g.probeErr = serverSide, nil
+	g.serverSide[key] = serverSide
 	g.mu.Unlock()
 	return serverSide, nil
 }

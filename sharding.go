@@ -3,6 +3,7 @@ package informer
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/informer-go/informer/internal/shard"
 )
@@ -156,4 +157,10 @@ type ShardingStatus struct {
 	// Lost is set, wrapping [ErrMembershipLost], once the replica could
 	// not renew its Lease in time.
 	Lost error
+	// LastError is the last error reading or writing the group's Leases or
+	// probing the server (classified: an identity without rights on leases
+	// gets [ErrForbidden] and the rights it needs), and LastErrorTime when
+	// it was seen; it stays after the group recovered.
+	LastError     error
+	LastErrorTime time.Time
 }
