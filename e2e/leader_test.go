@@ -124,15 +124,12 @@ func (l *callLog) checkNoOverlap(t *testing.T, oldLeader, newLeader string) {
 // leaderReplica is one Informer of a pair electing a leader, run by Run in
 // a goroutine, talking to the server through a proxy of its own.
 type leaderReplica struct {
-	id       string
-	proxy    *tcpProxy
-	rec      *informertest.Recorder[*corev1.Pod]
-	reg      *informer.Registration[*corev1.Pod]
-	inf      *informer.Informer
-	cancel   context.CancelFunc
-	done     chan struct{} // closed when Run returned
-	runErr   error         // Run's error, once done is closed
-	returned time.Time     // when Run returned, once done is closed
+	id    string
+	proxy *tcpProxy
+	rec   *informertest.Recorder[*corev1.Pod]
+	reg   *informer.Registration[*corev1.Pod]
+	inf   *informer.Informer
+	*backgroundRun
 }
 
 // startLeaderReplica builds a replica watching the pods of namespace and
@@ -144,7 +141,6 @@ func startLeaderReplica(t *testing.T, c *localcluster.Cluster, namespace, id str
 		id:    id,
 		proxy: startProxy(t, apiServerAddr(c)),
 		rec:   informertest.NewRecorder[*corev1.Pod](informertest.WithWaitTimeout(convergeBound)),
-		done:  make(chan struct{}),
 	}
 	b := informer.NewBuilder().WithConfig(proxiedConfig(c, r.proxy, nil)).WithNamespace(namespace).
 		WithLeaderElection(namespace, e2eLeaseName, informer.LeaseIdentity(id),
@@ -155,31 +151,8 @@ func startLeaderReplica(t *testing.T, c *localcluster.Cluster, namespace, id str
 		t.Fatalf("Build %s: %v", id, err)
 	}
 	r.inf = inf
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go func() {
-		defer close(r.done)
-		r.runErr = inf.Run(ctx)
-		r.returned = time.Now()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.done
-	})
+	r.backgroundRun = runInBackground(t, id, inf)
 	return r
-}
-
-// wait returns Run's error, failing the test if Run does not return within
-// waitBound.
-func (r *leaderReplica) wait(t *testing.T) error {
-	t.Helper()
-	select {
-	case <-r.done:
-		return r.runErr
-	case <-time.After(waitBound):
-		t.Fatalf("Run of %s did not return within %v", r.id, waitBound)
-		return nil
-	}
 }
 
 // eventually polls cond every 10 ms until it holds, failing the test after

@@ -146,14 +146,11 @@ func (l *shardCallLog) awaitLastHandled(t *testing.T, what string, client kubern
 // shardReplica is one member of the group, run by Run in a goroutine,
 // talking to the server through a proxy of its own.
 type shardReplica struct {
-	id       string
-	proxy    *tcpProxy
-	reg      *informer.Registration[*corev1.Pod]
-	inf      *informer.Informer
-	cancel   context.CancelFunc
-	done     chan struct{}
-	runErr   error
-	returned time.Time
+	id    string
+	proxy *tcpProxy
+	reg   *informer.Registration[*corev1.Pod]
+	inf   *informer.Informer
+	*backgroundRun
 }
 
 func startShardReplica(t *testing.T, c *localcluster.Cluster, ns, id string, log *shardCallLog) *shardReplica {
@@ -164,7 +161,7 @@ func startShardReplica(t *testing.T, c *localcluster.Cluster, ns, id string, log
 // startShardReplicaTimed is startShardReplica with the given lease timings.
 func startShardReplicaTimed(t *testing.T, c *localcluster.Cluster, ns, id string, log *shardCallLog, timings informer.LeaseOption) *shardReplica {
 	t.Helper()
-	r := &shardReplica{id: id, proxy: startProxy(t, apiServerAddr(c)), done: make(chan struct{})}
+	r := &shardReplica{id: id, proxy: startProxy(t, apiServerAddr(c))}
 	b := informer.NewBuilder().WithConfig(proxiedConfig(c, r.proxy, nil)).WithNamespace(ns).
 		WithSharding(ns, shardE2EGroup, informer.ShardRanges(shardE2ERanges),
 			informer.ShardLease(informer.LeaseIdentity(id), timings))
@@ -174,29 +171,8 @@ func startShardReplicaTimed(t *testing.T, c *localcluster.Cluster, ns, id string
 		t.Fatalf("Build %s: %v", id, err)
 	}
 	r.inf = inf
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go func() {
-		defer close(r.done)
-		r.runErr = inf.Run(ctx)
-		r.returned = time.Now()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.done
-	})
+	r.backgroundRun = runInBackground(t, id, inf)
 	return r
-}
-
-func (r *shardReplica) wait(t *testing.T) error {
-	t.Helper()
-	select {
-	case <-r.done:
-		return r.runErr
-	case <-time.After(waitBound):
-		t.Fatalf("Run of %s did not return within %v", r.id, waitBound)
-		return nil
-	}
 }
 
 func (r *shardReplica) sharding() *informer.ShardingStatus { return r.inf.Status().Sharding }

@@ -42,8 +42,8 @@ type deliveryResult struct {
 	nsPerEvent     float64
 	allocsPerEvent float64
 	// cpuNsPerEvent is the CPU time of the whole process (every thread,
-	// the garbage collector's included) over the span, per event; set by
-	// the wire measurement only. On a loaded machine it tells the work
+	// the garbage collector's included) over the span, per event (reported
+	// for the wire measurement). On a loaded machine it tells the work
 	// done from the time waited for a core.
 	cpuNsPerEvent float64
 }
@@ -75,6 +75,17 @@ func measureDelivery(ctx context.Context, lib string, events int, prof deliveryP
 		return deliveryResult{}, err
 	}
 
+	return timeDelivery(lib, events, h, prof, func() {
+		for _, pod := range updates {
+			src.watcher.Modify(pod)
+		}
+	})
+}
+
+// timeDelivery measures the delivery of events updates that send starts,
+// until h has counted the last: wall time, allocations and the process's
+// CPU per event, with the profiles of prof written around the span.
+func timeDelivery(lib string, events int, h *counter, prof deliveryProfiles, send func()) (deliveryResult, error) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -90,12 +101,12 @@ func measureDelivery(ctx context.Context, lib string, events int, prof deliveryP
 	if err := writeAllocsProfile(prof.allocsBefore); err != nil {
 		return deliveryResult{}, err
 	}
+	cpuBefore := processCPU()
 	start := time.Now()
-	for _, pod := range updates {
-		src.watcher.Modify(pod)
-	}
+	send()
 	err = wait(h.updatesDone, stepTimeout, lib+" updates")
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpuBefore
 	err = errors.Join(err, stopProfile())
 	runtime.ReadMemStats(&after)
 	if err != nil {
@@ -110,6 +121,7 @@ func measureDelivery(ctx context.Context, lib string, events int, prof deliveryP
 	return deliveryResult{
 		nsPerEvent:     float64(elapsed.Nanoseconds()) / float64(events),
 		allocsPerEvent: float64(after.Mallocs-before.Mallocs) / float64(events),
+		cpuNsPerEvent:  float64(cpu.Nanoseconds()) / float64(events),
 	}, nil
 }
 

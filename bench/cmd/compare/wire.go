@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -287,44 +286,14 @@ func measureWireDelivery(ctx context.Context, lib string, stream *wireStream, pr
 		return deliveryResult{}, err
 	}
 
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	if prof.cpu != "" && prof.cpuRate > 0 {
-		runtime.SetCPUProfileRate(prof.cpuRate)
-	}
-	stopProfile, err := startCPUProfile(prof.cpu)
+	result, err := timeDelivery(lib, stream.events, h, prof, server.start)
 	if err != nil {
 		return deliveryResult{}, err
-	}
-	if err := writeAllocsProfile(prof.allocsBefore); err != nil {
-		return deliveryResult{}, err
-	}
-	cpuBefore := processCPU()
-	start := time.Now()
-	server.start()
-	err = wait(h.updatesDone, stepTimeout, lib+" updates")
-	elapsed := time.Since(start)
-	cpu := processCPU() - cpuBefore
-	err = errors.Join(err, stopProfile())
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		return deliveryResult{}, err
-	}
-	if err := writeAllocsProfile(prof.allocsAfter); err != nil {
-		return deliveryResult{}, err
-	}
-	if got := h.updates.Load(); got != int64(stream.events) {
-		return deliveryResult{}, fmt.Errorf("%s: got %d updates, want %d", lib, got, stream.events)
 	}
 	if lists, watches := server.lists.Load(), server.watches.Load(); lists != 1 || watches != 1 {
 		return deliveryResult{}, fmt.Errorf("%s: %d LISTs and %d WATCHes, want 1 and 1 (%d streaming lists refused)", lib, lists, watches, server.refused.Load())
 	}
-	return deliveryResult{
-		nsPerEvent:     float64(elapsed.Nanoseconds()) / float64(stream.events),
-		allocsPerEvent: float64(after.Mallocs-before.Mallocs) / float64(stream.events),
-		cpuNsPerEvent:  float64(cpu.Nanoseconds()) / float64(stream.events),
-	}, nil
+	return result, nil
 }
 
 // wireLibs are the libraries of the wire delivery: the three compared, then
